@@ -1,0 +1,30 @@
+// Package gitopskit embeds GitOps reconciliation in Go programs: command-line
+// tools, custom Kubernetes controllers, and the test suites that check a
+// deployment repository in CI. It does what Flux's source-, kustomize- and
+// helm-controllers do together, as packages you call, and reads existing Flux
+// repositories as they are.
+//
+// # Organization
+//
+// The work flows through five packages, each usable on its own:
+//
+//   - source fetches a revision of something (a Git repository, a local
+//     directory or working tree, a Helm chart over HTTP or OCI) into a
+//     read-only, digested Artifact, and caches it.
+//   - render turns an artifact and a spec into Kubernetes objects (Kustomize,
+//     Helm), and a Flux repository into a graph of units, each object
+//     carrying its provenance.
+//   - dag orders units and objects: explicit dependsOn, and inferred edges
+//     such as a CustomResourceDefinition before its custom resources and a
+//     Namespace before what lives in it; it finds cycles, schedules nodes as
+//     soon as their own dependencies are done, selects subgraphs and exports
+//     DOT and Mermaid.
+//   - apply server-side applies objects in that order, waits for health,
+//     computes dry-run plans and prunes what a unit no longer renders.
+//   - inventory remembers which objects each unit owns, so pruning deletes
+//     only what gitopskit applied.
+//
+// The root package composes them into a Reconciler. A CI test may use
+// source, render and dag with no cluster at all; a controller may use source
+// and apply alone.
+package gitopskit
