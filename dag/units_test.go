@@ -1,0 +1,365 @@
+package dag
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+)
+
+func obj(group, kind, ns, name string) Object {
+	return Object{ObjectRef: ObjectRef{Group: group, Kind: kind, Namespace: ns, Name: name}}
+}
+
+func crd(group, kind, plural string) Object {
+	o := obj("apiextensions.k8s.io", "CustomResourceDefinition", "", plural+"."+group)
+	o.Defines = &schema.GroupKind{Group: group, Kind: kind}
+	return o
+}
+
+func ns(name string) Object { return obj("", "Namespace", "", name) }
+
+func withDeps(o Object, deps ...ObjectRef) Object {
+	o.DependsOn = deps
+	return o
+}
+
+type problemKey struct {
+	Kind         ProblemKind
+	Unit, Object string
+}
+
+func problemKeys(ps []Problem) []problemKey {
+	var out []problemKey
+	for _, p := range ps {
+		out = append(out, problemKey{p.Kind, p.Unit, p.Object})
+	}
+	return out
+}
+
+var (
+	certManagerCRD = crd("cert-manager.io", "ClusterIssuer", "clusterissuers")
+	issuer         = obj("cert-manager.io", "ClusterIssuer", "", "letsencrypt")
+)
+
+func TestBuildInference(t *testing.T) {
+	tests := map[string]struct {
+		units    []Unit
+		opts     Options
+		edges    []Edge
+		problems []problemKey
+	}{
+		"explicit dependsOn": {
+			units: []Unit{{ID: "infra"}, {ID: "apps", DependsOn: []string{"infra"}}},
+			edges: []Edge{{From: "infra", To: "apps", Reason: ReasonDependsOn}},
+		},
+		"CRD from a Helm release orders its custom resources with no dependsOn": {
+			units: []Unit{
+				{ID: "HelmRelease/cert-manager/cert-manager", Objects: []Object{certManagerCRD, obj("apps", "Deployment", "cert-manager", "cert-manager")}},
+				{ID: "Kustomization/flux-system/issuers", Objects: []Object{issuer}},
+			},
+			edges: []Edge{{From: "HelmRelease/cert-manager/cert-manager", To: "Kustomization/flux-system/issuers", Reason: ReasonCRD, Detail: "clusterissuers.cert-manager.io"}},
+		},
+		"CRD and custom resource in one unit make no unit edge": {
+			units: []Unit{{ID: "u", Objects: []Object{certManagerCRD, issuer}}},
+		},
+		"Namespace before the objects in it, across units": {
+			units: []Unit{
+				{ID: "namespaces", Objects: []Object{ns("apps"), ns("unused")}},
+				{ID: "apps", Objects: []Object{obj("", "ConfigMap", "apps", "settings"), obj("apps", "Deployment", "apps", "web")}},
+			},
+			edges: []Edge{{From: "namespaces", To: "apps", Reason: ReasonNamespace, Detail: "apps"}},
+		},
+		"depends-on annotation across units": {
+			units: []Unit{
+				{ID: "db", Objects: []Object{obj("apps", "StatefulSet", "data", "postgres")}},
+				{ID: "app", Objects: []Object{withDeps(obj("batch", "Job", "data", "migrate"), ObjectRef{Group: "apps", Kind: "StatefulSet", Namespace: "data", Name: "postgres"})}},
+			},
+			edges: []Edge{{From: "db", To: "app", Reason: ReasonAnnotation, Detail: "StatefulSet.apps/data/postgres"}},
+		},
+		"several reasons between the same units are all kept": {
+			units: []Unit{
+				{ID: "infra", Objects: []Object{ns("cert-manager"), certManagerCRD}},
+				{ID: "deps", DependsOn: []string{"infra"}, Objects: []Object{issuer, obj("", "Secret", "cert-manager", "acme-key")}},
+			},
+			edges: []Edge{
+				{From: "infra", To: "deps", Reason: ReasonCRD, Detail: "clusterissuers.cert-manager.io"},
+				{From: "infra", To: "deps", Reason: ReasonDependsOn},
+				{From: "infra", To: "deps", Reason: ReasonNamespace, Detail: "cert-manager"},
+			},
+		},
+		"built-in kinds need no producer": {
+			units: []Unit{{ID: "u", Objects: []Object{
+				obj("", "ConfigMap", "default", "a"), obj("apps", "Deployment", "default", "b"),
+				obj("networking.k8s.io", "Ingress", "default", "c"), obj("rbac.authorization.k8s.io", "ClusterRole", "", "d"),
+				crd("example.com", "Thing", "things"),
+			}}},
+		},
+		"a custom resource with no CRD anywhere is reported once per unit and kind": {
+			units: []Unit{{ID: "u", Objects: []Object{
+				obj("cert-manager.io", "Certificate", "default", "a"), obj("cert-manager.io", "Certificate", "default", "b"),
+				obj("gateway.networking.k8s.io", "Gateway", "default", "gw"),
+			}}},
+			problems: []problemKey{
+				{ProblemMissingCRD, "u", "Certificate.cert-manager.io/default/a"},
+				{ProblemMissingCRD, "u", "Gateway.gateway.networking.k8s.io/default/gw"},
+			},
+		},
+		"pre-installed kinds need no producer": {
+			units: []Unit{{ID: "u", Objects: []Object{obj("kustomize.toolkit.fluxcd.io", "Kustomization", "flux-system", "apps")}}},
+			opts:  Options{Preinstalled: []schema.GroupKind{{Group: "kustomize.toolkit.fluxcd.io", Kind: "Kustomization"}}},
+		},
+		"an object claimed by two units": {
+			units: []Unit{
+				{ID: "a", Objects: []Object{obj("", "ConfigMap", "default", "shared")}},
+				{ID: "b", Objects: []Object{obj("", "ConfigMap", "default", "shared")}},
+			},
+			problems: []problemKey{{ProblemDuplicateObject, "", "ConfigMap/default/shared"}},
+		},
+		"depends-on naming an object no unit holds": {
+			units: []Unit{{ID: "app", Objects: []Object{withDeps(obj("batch", "Job", "x", "j"), ObjectRef{Kind: "Secret", Namespace: "x", Name: "external"})}}},
+			problems: []problemKey{{ProblemUnknownObject, "app", "Job.batch/x/j"}},
+		},
+		"explicit-only infers nothing and reports a CRD outside the ancestors": {
+			units: []Unit{
+				{ID: "infra", Objects: []Object{ns("apps"), certManagerCRD}},
+				{ID: "ok", DependsOn: []string{"infra"}, Objects: []Object{issuer}},
+				{ID: "bad", Objects: []Object{obj("cert-manager.io", "ClusterIssuer", "", "other"), obj("", "ConfigMap", "apps", "c")}},
+			},
+			opts:     Options{ExplicitOnly: true},
+			edges:    []Edge{{From: "infra", To: "ok", Reason: ReasonDependsOn}},
+			problems: []problemKey{{ProblemCRDNotAncestor, "bad", "ClusterIssuer.cert-manager.io/other"}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g, err := Build(tc.units, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.edges, g.Edges(), cmpEmpty); diff != "" {
+				t.Errorf("edges (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.problems, problemKeys(g.Problems), cmpEmpty); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// cmpEmpty treats nil and empty slices alike.
+var cmpEmpty = cmp.FilterValues(func(a, b any) bool {
+	return isEmptySlice(a) && isEmptySlice(b)
+}, cmp.Comparer(func(a, b any) bool { return true }))
+
+func isEmptySlice(v any) bool {
+	switch s := v.(type) {
+	case []Edge:
+		return len(s) == 0
+	case []problemKey:
+		return len(s) == 0
+	}
+	return false
+}
+
+// TestCRDEdgeAloneOrders is the seed's pain: a ClusterIssuer in one unit and
+// the cert-manager HelmRelease installing its CRD in another, with no
+// dependsOn between them. The inferred edge puts the release first.
+func TestCRDEdgeAloneOrders(t *testing.T) {
+	units := []Unit{
+		{ID: "Kustomization/flux-system/a-issuers", Objects: []Object{issuer}}, // sorts first by ID
+		{ID: "HelmRelease/cert-manager/cert-manager", Objects: []Object{certManagerCRD}},
+	}
+	g, err := Build(units, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, err := g.Sort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"HelmRelease/cert-manager/cert-manager", "Kustomization/flux-system/a-issuers"}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	// Flux's own order (explicit only) has no edge: the check says so.
+	probs := Check(units, Options{ExplicitOnly: true})
+	if diff := cmp.Diff([]problemKey{{ProblemCRDNotAncestor, "Kustomization/flux-system/a-issuers", "ClusterIssuer.cert-manager.io/letsencrypt"}}, problemKeys(probs)); diff != "" {
+		t.Errorf("explicit-only check (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	tests := map[string]struct {
+		units []Unit
+		want  []problemKey
+		text  []string
+	}{
+		"duplicate IDs": {
+			units: []Unit{{ID: "a"}, {ID: "a"}},
+			want:  []problemKey{{ProblemDuplicateUnit, "a", ""}},
+			text:  []string{"a: unit ID appears more than once"},
+		},
+		"dependsOn a missing unit": {
+			units: []Unit{{ID: "apps", DependsOn: []string{"infra", "deps"}}},
+			want:  []problemKey{{ProblemMissingUnit, "apps", ""}, {ProblemMissingUnit, "apps", ""}},
+			text:  []string{`apps: dependsOn "infra", which is not a unit`, `apps: dependsOn "deps"`},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Build(tc.units, Options{})
+			var be *BuildError
+			if !errors.As(err, &be) {
+				t.Fatalf("err = %v, want *BuildError", err)
+			}
+			if diff := cmp.Diff(tc.want, problemKeys(be.Problems)); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			for _, s := range tc.text {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+// TestCycleThroughInferredEdges: an explicit dependsOn against the CRD edge
+// makes a cycle, and the error gives every edge with its reason.
+func TestCycleThroughInferredEdges(t *testing.T) {
+	units := []Unit{
+		{ID: "crds", DependsOn: []string{"issuers"}, Objects: []Object{certManagerCRD}},
+		{ID: "issuers", Objects: []Object{issuer}},
+	}
+	g, err := Build(units, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.Sort()
+	var ce *CycleError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *CycleError", err)
+	}
+	want := "dependency cycle through 2 nodes: crds -> issuers -> crds; " +
+		"issuers depends on crds (crd: clusterissuers.cert-manager.io); crds depends on issuers (dependsOn)"
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
+	probs := Check(units, Options{})
+	if diff := cmp.Diff([]problemKey{{ProblemCycle, "crds", ""}}, problemKeys(probs)); diff != "" {
+		t.Errorf("Check (-want +got):\n%s", diff)
+	}
+}
+
+func TestCheckReportsEverythingAtOnce(t *testing.T) {
+	units := []Unit{
+		{ID: "a", DependsOn: []string{"b", "ghost"}, Objects: []Object{obj("", "ConfigMap", "x", "c")}},
+		{ID: "b", DependsOn: []string{"a"}, Objects: []Object{obj("", "ConfigMap", "x", "c"), obj("example.com", "Thing", "x", "t")}},
+		{ID: "b"},
+	}
+	want := []problemKey{
+		{ProblemDuplicateObject, "", "ConfigMap/x/c"},
+		{ProblemCycle, "a", ""},
+		{ProblemMissingUnit, "a", ""},
+		{ProblemDuplicateUnit, "b", ""},
+		{ProblemMissingCRD, "b", "Thing.example.com/x/t"},
+	}
+	if diff := cmp.Diff(want, problemKeys(Check(units, Options{}))); diff != "" {
+		t.Errorf("Check (-want +got):\n%s", diff)
+	}
+}
+
+func unstructuredOf(t *testing.T, s string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(s), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestUnitOf(t *testing.T) {
+	crdYAML := `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: certificates.cert-manager.io}
+spec:
+  group: cert-manager.io
+  names: {kind: Certificate, plural: certificates}
+  scope: Namespaced
+`
+	job := `
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  namespace: data
+  annotations:
+    config.kubernetes.io/depends-on: apps/namespaces/data/StatefulSet/postgres,/namespaces/data/Secret/creds
+`
+	u, err := UnitOf("apps", []string{"infra"}, []*unstructured.Unstructured{unstructuredOf(t, crdYAML), unstructuredOf(t, job)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Unit{ID: "apps", DependsOn: []string{"infra"}, Objects: []Object{
+		{ObjectRef: ObjectRef{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Name: "certificates.cert-manager.io"},
+			Defines: &schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}},
+		{ObjectRef: ObjectRef{Group: "batch", Kind: "Job", Namespace: "data", Name: "migrate"}, DependsOn: []ObjectRef{
+			{Group: "apps", Kind: "StatefulSet", Namespace: "data", Name: "postgres"},
+			{Kind: "Secret", Namespace: "data", Name: "creds"},
+		}},
+	}}
+	if diff := cmp.Diff(want, u); diff != "" {
+		t.Errorf("UnitOf (-want +got):\n%s", diff)
+	}
+
+	bad := `
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+  namespace: x
+  annotations:
+    config.kubernetes.io/depends-on: not-a-reference
+`
+	_, err = UnitOf("apps", nil, []*unstructured.Unstructured{unstructuredOf(t, bad)})
+	if err == nil || !strings.HasPrefix(err.Error(), "apps: ConfigMap/x/c: annotation config.kubernetes.io/depends-on:") {
+		t.Errorf("bad annotation: err = %v", err)
+	}
+}
+
+func TestObjectGraph(t *testing.T) {
+	objs := []Object{
+		withDeps(obj("batch", "Job", "data", "migrate"), ObjectRef{Group: "apps", Kind: "StatefulSet", Namespace: "data", Name: "db"}, ObjectRef{Kind: "Secret", Namespace: "elsewhere", Name: "x"}),
+		obj("apps", "StatefulSet", "data", "db"),
+		ns("data"),
+		obj("cert-manager.io", "Certificate", "data", "tls"),
+		crd("cert-manager.io", "Certificate", "certificates"),
+	}
+	g, err := ObjectGraph(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, err := g.Sort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"CustomResourceDefinition.apiextensions.k8s.io/certificates.cert-manager.io",
+		"Namespace/data",
+		"Certificate.cert-manager.io/data/tls",
+		"StatefulSet.apps/data/db",
+		"Job.batch/data/migrate",
+	}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	if _, err := ObjectGraph([]Object{ns("a"), ns("a")}); err == nil || !strings.Contains(err.Error(), "Namespace/a: listed more than once") {
+		t.Errorf("duplicate object: err = %v", err)
+	}
+}
