@@ -121,7 +121,7 @@ func TestBuildInference(t *testing.T) {
 			problems: []problemKey{{ProblemDuplicateObject, "", "ConfigMap/default/shared"}},
 		},
 		"depends-on naming an object no unit holds": {
-			units: []Unit{{ID: "app", Objects: []Object{withDeps(obj("batch", "Job", "x", "j"), ObjectRef{Kind: "Secret", Namespace: "x", Name: "external"})}}},
+			units:    []Unit{{ID: "app", Objects: []Object{withDeps(obj("batch", "Job", "x", "j"), ObjectRef{Kind: "Secret", Namespace: "x", Name: "external"})}}},
 			problems: []problemKey{{ProblemUnknownObject, "app", "Job.batch/x/j"}},
 		},
 		"explicit-only infers nothing and reports a CRD outside the ancestors": {
