@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+
+	"github.com/gitopskit/gitopskit/internal/filelock"
 )
 
 // AssetsEnv names the environment variable that points at a directory
@@ -138,7 +140,10 @@ func build(ctx context.Context, src, root string, out io.Writer) (string, error)
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", fmt.Errorf("testenv: create control-plane cache: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(root, key+".lock"), out)
+	lock := filepath.Join(root, key+".lock")
+	unlock, err := filelock.Lock(ctx, lock, func() {
+		fmt.Fprintf(out, "gitopskit: waiting for another process building the test control plane (%s)\n", lock)
+	})
 	if err != nil {
 		return "", err
 	}
