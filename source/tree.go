@@ -1,0 +1,168 @@
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+)
+
+// entryKind is what a tree entry is.
+type entryKind byte
+
+const (
+	regularFile entryKind = 'f'
+	execFile    entryKind = 'x'
+	symlink     entryKind = 'l'
+)
+
+// entry is one file of a tree: a slash path relative to the root.
+type entry struct {
+	path   string
+	kind   entryKind
+	size   int64
+	target string // symlink target, as written
+}
+
+// listDir lists the files of the directory root that the rules (plus every
+// .sourceignore below root) keep, sorted by path. A symlink pointing
+// outside root is an error naming it.
+func listDir(root string, rules []gitignore.Pattern) ([]entry, error) {
+	var out []entry
+	var walk func(rel string, rules []gitignore.Pattern) error
+	walk = func(rel string, rules []gitignore.Pattern) error {
+		dir := filepath.Join(root, filepath.FromSlash(rel))
+		des, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		domain := splitPath(rel)
+		if b, err := os.ReadFile(filepath.Join(dir, IgnoreFile)); err == nil {
+			rules = append(slices.Clip(rules), parseRules(strings.Split(string(b), "\n"), domain)...)
+		}
+		m := gitignore.NewMatcher(rules)
+		for _, de := range des {
+			p := path.Join(rel, de.Name())
+			if rel == "" {
+				p = de.Name()
+			}
+			isDir := de.IsDir()
+			if m.Match(append(slices.Clip(domain), de.Name()), isDir) {
+				continue
+			}
+			switch {
+			case isDir:
+				if err := walk(p, rules); err != nil {
+					return err
+				}
+			case de.Type()&fs.ModeSymlink != 0:
+				target, err := os.Readlink(filepath.Join(root, filepath.FromSlash(p)))
+				if err != nil {
+					return err
+				}
+				if _, err := resolveLink(p, target); err != nil {
+					return err
+				}
+				out = append(out, entry{path: p, kind: symlink, target: target})
+			case de.Type().IsRegular():
+				info, err := de.Info()
+				if err != nil {
+					return err
+				}
+				k := regularFile
+				if info.Mode().Perm()&0o111 != 0 {
+					k = execFile
+				}
+				out = append(out, entry{path: p, kind: k, size: info.Size()})
+			}
+			// Sockets, devices and pipes are not content; they are left out.
+		}
+		return nil
+	}
+	if err := walk("", rules); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.path, b.path) })
+	return out, nil
+}
+
+func splitPath(rel string) []string {
+	if rel == "" || rel == "." {
+		return nil
+	}
+	return strings.Split(rel, "/")
+}
+
+// resolveLink returns the slash path a symlink at p (relative to the tree
+// root) points to, or an error when it leaves the tree.
+func resolveLink(p, target string) (string, error) {
+	if path.IsAbs(filepath.ToSlash(target)) || filepath.IsAbs(target) {
+		return "", fmt.Errorf("%s: symlink to absolute path %q leaves the source tree", p, target)
+	}
+	r := path.Join(path.Dir(p), filepath.ToSlash(target))
+	if r == ".." || strings.HasPrefix(r, "../") {
+		return "", fmt.Errorf("%s: symlink to %q leaves the source tree", p, target)
+	}
+	return r, nil
+}
+
+// digester computes an artifact digest: sha256 over every entry in path
+// order — its path, kind, size and content (a symlink's target) — so equal
+// trees give equal digests whatever the order files were written in.
+type digester struct{ h hash.Hash }
+
+func newDigester() *digester { return &digester{h: sha256.New()} }
+
+func (d *digester) add(e entry, content io.Reader) error {
+	fmt.Fprintf(d.h, "%s\x00%c\x00%d\x00", e.path, e.kind, e.size)
+	if e.kind == symlink {
+		io.WriteString(d.h, e.target)
+		return nil
+	}
+	n, err := io.Copy(d.h, content)
+	if err != nil {
+		return err
+	}
+	if n != e.size {
+		return fmt.Errorf("%s: changed while being read", e.path)
+	}
+	return nil
+}
+
+func (d *digester) sum() string { return "sha256:" + hex.EncodeToString(d.h.Sum(nil)) }
+
+// digestDir digests the listed files of root.
+func digestDir(ctx context.Context, root string, entries []entry) (string, error) {
+	d := newDigester()
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		if e.kind == symlink {
+			if err := d.add(e, nil); err != nil {
+				return "", err
+			}
+			continue
+		}
+		f, err := os.Open(filepath.Join(root, filepath.FromSlash(e.path)))
+		if err != nil {
+			return "", err
+		}
+		err = d.add(e, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return d.sum(), nil
+}
