@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// writeTree writes files (slash paths → content) under dir; a content of
+// writeFiles writes files (slash paths → content) under dir; a content of
 // "->target" makes a symlink.
-func writeTree(t testing.TB, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, body := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -83,8 +83,8 @@ func TestDirIgnoreRules(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeTree(t, dir, base)
-			writeTree(t, dir, tc.extra)
+			writeFiles(t, dir, base)
+			writeFiles(t, dir, tc.extra)
 			a, err := NewDir(dir, DirOptions{Ignore: tc.ignore}).Fetch(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -114,12 +114,12 @@ func TestDirDigest(t *testing.T) {
 		return a
 	}
 	one, two := t.TempDir(), t.TempDir()
-	writeTree(t, one, files)
+	writeFiles(t, one, files)
 	// The same files written in another order, with an ignored extra.
 	for _, name := range []string{"sub/c/d.yaml", "a.yaml", "sub/b.yaml"} {
-		writeTree(t, two, map[string]string{name: files[name]})
+		writeFiles(t, two, map[string]string{name: files[name]})
 	}
-	writeTree(t, two, map[string]string{".git/config": "x", "pic.png": "y"})
+	writeFiles(t, two, map[string]string{".git/config": "x", "pic.png": "y"})
 	a1, a2 := fetch(one), fetch(two)
 	if a1.Digest != a2.Digest || !strings.HasPrefix(a1.Digest, "sha256:") || a1.Revision != a1.Digest {
 		t.Fatalf("digests: %s vs %s (revision %s)", a1.Digest, a2.Digest, a1.Revision)
@@ -128,7 +128,7 @@ func TestDirDigest(t *testing.T) {
 		t.Errorf("URL = %s", a1.URL)
 	}
 	// A dirty working tree: an edit changes the digest.
-	writeTree(t, two, map[string]string{"sub/b.yaml": "b: 3\n"})
+	writeFiles(t, two, map[string]string{"sub/b.yaml": "b: 3\n"})
 	if a3 := fetch(two); a3.Digest == a1.Digest {
 		t.Error("digest unchanged after an edit")
 	}
@@ -155,7 +155,7 @@ func TestDirErrors(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeTree(t, dir, tc.files)
+			writeFiles(t, dir, tc.files)
 			_, err := NewDir(filepath.Join(dir, tc.path), DirOptions{}).Fetch(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)

@@ -34,58 +34,63 @@ type entry struct {
 	target string // symlink target, as written
 }
 
-// listDir lists the files of the directory root that the rules (plus every
-// .sourceignore below root) keep, sorted by path. A symlink pointing
-// outside root is an error naming it.
-func listDir(root string, rules []gitignore.Pattern) ([]entry, error) {
+// dirent is one child of a directory being listed.
+type dirent struct {
+	name  string
+	isDir bool
+	kind  entryKind // for files
+	size  int64
+	// target is a symlink's target; link reads it lazily for disk trees.
+	target string
+}
+
+// treeReader lists a tree being turned into an artifact: a directory on
+// disk, or a Git commit's tree.
+type treeReader interface {
+	readDir(rel string) ([]dirent, error)
+	// readFile returns a small file's content (for .sourceignore), or
+	// fs.ErrNotExist.
+	readFile(rel string) ([]byte, error)
+}
+
+// listTree lists the files of a tree that the rules (plus every
+// .sourceignore in the tree, each applying below its own directory) keep,
+// sorted by path. An excluded directory is not entered, as git does, so
+// nothing below it can be re-included. A symlink pointing outside the tree
+// is an error naming it.
+func listTree(ctx context.Context, r treeReader, rules []gitignore.Pattern) ([]entry, error) {
 	var out []entry
 	var walk func(rel string, rules []gitignore.Pattern) error
 	walk = func(rel string, rules []gitignore.Pattern) error {
-		dir := filepath.Join(root, filepath.FromSlash(rel))
-		des, err := os.ReadDir(dir)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		des, err := r.readDir(rel)
 		if err != nil {
 			return err
 		}
 		domain := splitPath(rel)
-		if b, err := os.ReadFile(filepath.Join(dir, IgnoreFile)); err == nil {
+		if b, err := r.readFile(path.Join(rel, IgnoreFile)); err == nil {
 			rules = append(slices.Clip(rules), parseRules(strings.Split(string(b), "\n"), domain)...)
 		}
 		m := gitignore.NewMatcher(rules)
 		for _, de := range des {
-			p := path.Join(rel, de.Name())
-			if rel == "" {
-				p = de.Name()
-			}
-			isDir := de.IsDir()
-			if m.Match(append(slices.Clip(domain), de.Name()), isDir) {
+			p := path.Join(rel, de.name)
+			if m.Match(append(slices.Clip(domain), de.name), de.isDir) {
 				continue
 			}
-			switch {
-			case isDir:
+			if de.isDir {
 				if err := walk(p, rules); err != nil {
 					return err
 				}
-			case de.Type()&fs.ModeSymlink != 0:
-				target, err := os.Readlink(filepath.Join(root, filepath.FromSlash(p)))
-				if err != nil {
-					return err
-				}
-				if _, err := resolveLink(p, target); err != nil {
-					return err
-				}
-				out = append(out, entry{path: p, kind: symlink, target: target})
-			case de.Type().IsRegular():
-				info, err := de.Info()
-				if err != nil {
-					return err
-				}
-				k := regularFile
-				if info.Mode().Perm()&0o111 != 0 {
-					k = execFile
-				}
-				out = append(out, entry{path: p, kind: k, size: info.Size()})
+				continue
 			}
-			// Sockets, devices and pipes are not content; they are left out.
+			if de.kind == symlink {
+				if _, err := resolveLink(p, de.target); err != nil {
+					return err
+				}
+			}
+			out = append(out, entry{path: p, kind: de.kind, size: de.size, target: de.target})
 		}
 		return nil
 	}
@@ -95,6 +100,46 @@ func listDir(root string, rules []gitignore.Pattern) ([]entry, error) {
 	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.path, b.path) })
 	return out, nil
 }
+
+// diskTree reads a directory on disk.
+type diskTree string
+
+func (d diskTree) abs(rel string) string { return filepath.Join(string(d), filepath.FromSlash(rel)) }
+
+func (d diskTree) readDir(rel string) ([]dirent, error) {
+	des, err := os.ReadDir(d.abs(rel))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dirent, 0, len(des))
+	for _, de := range des {
+		p := path.Join(rel, de.Name())
+		switch t := de.Type(); {
+		case t.IsDir():
+			out = append(out, dirent{name: de.Name(), isDir: true})
+		case t&fs.ModeSymlink != 0:
+			target, err := os.Readlink(d.abs(p))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, dirent{name: de.Name(), kind: symlink, target: target})
+		case t.IsRegular():
+			info, err := de.Info()
+			if err != nil {
+				return nil, err
+			}
+			k := regularFile
+			if info.Mode().Perm()&0o111 != 0 {
+				k = execFile
+			}
+			out = append(out, dirent{name: de.Name(), kind: k, size: info.Size()})
+		}
+		// Sockets, devices and pipes are not content; they are left out.
+	}
+	return out, nil
+}
+
+func (d diskTree) readFile(rel string) ([]byte, error) { return os.ReadFile(d.abs(rel)) }
 
 func splitPath(rel string) []string {
 	if rel == "" || rel == "." {
