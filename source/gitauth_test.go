@@ -162,3 +162,7 @@ func TestGitBadInput(t *testing.T) {
 }
 
 func port(addr string) string { return addr[strings.LastIndex(addr, ":"):] }
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}

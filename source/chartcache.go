@@ -1,0 +1,142 @@
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// cachedChart is an unpacked chart archive in the cache, under the sha256
+// of the archive.
+type cachedChart struct {
+	ArchiveDigest string `json:"archiveDigest"`
+	Digest        string `json:"digest"`
+	URL           string `json:"url"`
+	Top           string `json:"top"`
+	// ManifestDigest is set for charts pulled from OCI registries.
+	ManifestDigest string `json:"manifestDigest,omitempty"`
+	path           string
+}
+
+func (c *cachedChart) root() string { return filepath.Join(c.path, "chart", c.Top) }
+
+func (c *cachedChart) artifact(version string) *Artifact {
+	rev := version
+	if c.ManifestDigest != "" {
+		rev = version + "@" + c.ManifestDigest
+	}
+	return &Artifact{URL: c.URL, Revision: rev, Digest: c.Digest, Path: c.root(), FS: os.DirFS(c.root())}
+}
+
+func chartDir(root, archiveDigest string) string {
+	return filepath.Join(root, "charts", archiveDigest)
+}
+
+func loadChart(root, archiveDigest string) (*cachedChart, bool) {
+	if archiveDigest == "" {
+		return nil, false
+	}
+	dir := chartDir(root, archiveDigest)
+	b, err := os.ReadFile(filepath.Join(dir, "artifact.json"))
+	if err != nil {
+		return nil, false
+	}
+	var c cachedChart
+	if json.Unmarshal(b, &c) != nil || c.Digest == "" {
+		return nil, false
+	}
+	c.path = dir
+	return &c, true
+}
+
+// storeChart reads a chart archive, checks it against wantDigest (hex
+// sha256; empty skips the check), unpacks it and installs it in the cache
+// under its digest. Nothing is installed unless all of that succeeds.
+func storeChart(ctx context.Context, root string, r io.Reader, wantDigest, url string) (*cachedChart, error) {
+	charts := filepath.Join(root, "charts")
+	if err := os.MkdirAll(charts, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(charts, ".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	archive := filepath.Join(tmp, "chart.tgz")
+	f, err := os.Create(archive)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), &ctxReader{ctx: ctx, r: r})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("download: %w", err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if wantDigest != "" && got != wantDigest {
+		return nil, fmt.Errorf("digest mismatch: the index says sha256:%s, the archive is sha256:%s", wantDigest, got)
+	}
+	if c, ok := loadChart(root, got); ok {
+		return c, nil
+	}
+	af, err := os.Open(archive)
+	if err != nil {
+		return nil, err
+	}
+	defer af.Close()
+	if err := os.Mkdir(filepath.Join(tmp, "chart"), 0o755); err != nil {
+		return nil, err
+	}
+	top, err := extractTarGz(af, filepath.Join(tmp, "chart"))
+	if err != nil {
+		return nil, err
+	}
+	if top == "" {
+		return nil, fmt.Errorf("archive has no single top-level chart directory")
+	}
+	chartRoot := filepath.Join(tmp, "chart", top)
+	entries, err := listTree(ctx, diskTree(chartRoot), nil)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := digestDir(ctx, chartRoot, entries)
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(archive)
+	c := &cachedChart{ArchiveDigest: got, Digest: digest, URL: url, Top: top}
+	b, _ := json.Marshal(c)
+	if err := os.WriteFile(filepath.Join(tmp, "artifact.json"), b, 0o644); err != nil {
+		return nil, err
+	}
+	dest := chartDir(root, got)
+	if err := os.Rename(tmp, dest); err != nil {
+		if loaded, ok := loadChart(root, got); ok {
+			return loaded, nil
+		}
+		return nil, err
+	}
+	c.path = dest
+	return c, nil
+}
+
+// ctxReader stops a copy when its context is canceled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
