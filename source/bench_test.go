@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gitopskit/gitopskit/internal/gittest"
+	"github.com/gitopskit/gitopskit/internal/helmtest"
 )
 
 // benchRepo is a repository of 1,000 manifests in 50 directories.
@@ -60,5 +61,42 @@ func BenchmarkDirFetch(b *testing.B) {
 		if _, err := NewDir(r.Dir, DirOptions{}).Fetch(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkHelmChart compares a cold chart fetch (index, archive, unpack)
+// with cached ones, from an HTTP repository on loopback.
+func BenchmarkHelmChart(b *testing.B) {
+	out := b.TempDir()
+	var archives []string
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
+		archives = append(archives, helmtest.SimpleChart(b, out, "podinfo", v))
+	}
+	repo := helmtest.ServeRepo(b, archives, false)
+	ctx := context.Background()
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			cache := b.TempDir()
+			b.StartTimer()
+			if _, err := NewHelmChart(repo.URL, "podinfo", "1.x", HelmOptions{CacheDir: cache}).Fetch(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, c := range []struct{ name, constraint string }{{"cached-exact", "1.2.0"}, {"cached-range", "1.x"}} {
+		b.Run(c.name, func(b *testing.B) {
+			cache := b.TempDir()
+			if _, err := NewHelmChart(repo.URL, "podinfo", c.constraint, HelmOptions{CacheDir: cache}).Fetch(ctx); err != nil {
+				b.Fatal(err)
+			}
+			repo.Requests()
+			for b.Loop() {
+				if _, err := NewHelmChart(repo.URL, "podinfo", c.constraint, HelmOptions{CacheDir: cache}).Fetch(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(repo.Requests()))/float64(b.N), "requests/op")
+		})
 	}
 }

@@ -33,7 +33,7 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
-func listFS(t testing.TB, fsys fs.FS) []string {
+func filesOf(t testing.TB, fsys fs.FS) []string {
 	t.Helper()
 	var out []string
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -89,7 +89,7 @@ func TestDirIgnoreRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, listFS(t, a.FS)); diff != "" {
+			if diff := cmp.Diff(tc.want, filesOf(t, a.FS)); diff != "" {
 				t.Errorf("files (-want +got):\n%s", diff)
 			}
 			var paths []string

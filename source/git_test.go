@@ -166,7 +166,7 @@ func TestGitIgnoreAndSymlinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{".sourceignore", "deploy/alias.yaml", "deploy/app.yaml"}, listFS(t, a.FS)); diff != "" {
+	if diff := cmp.Diff([]string{".sourceignore", "deploy/alias.yaml", "deploy/app.yaml"}, filesOf(t, a.FS)); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
 	if got := readFS(t, a.FS, "deploy/alias.yaml"); got != "a\n" {
