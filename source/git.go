@@ -195,7 +195,11 @@ func (g *Git) fetch(ctx context.Context, repoDir string, res resolved, auth tran
 		specs = []config.RefSpec{"+refs/heads/*:refs/heads/*"}
 	default:
 		specs = []config.RefSpec{config.RefSpec(fmt.Sprintf("+%s:%s", res.refName, res.refName))}
-		if !g.opts.FullHistory && g.opts.Ref.Commit == "" {
+		// Shallow the first time only: once the ref is here, a fetch with no
+		// depth sends what is new since it, as git fetch does in a shallow
+		// clone, while a depth would make the server send a whole tree again.
+		_, notHere := repo.Reference(res.refName, false)
+		if !g.opts.FullHistory && g.opts.Ref.Commit == "" && notHere != nil {
 			depth = 1
 		}
 	}
