@@ -1,0 +1,108 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	kustomizev1beta2 "github.com/fluxcd/kustomize-controller/api/v1beta2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// The API group Flux Kustomizations belong to.
+const KustomizeGroup = "kustomize.toolkit.fluxcd.io"
+
+// UnitID names the unit an object defines: Kind/namespace/name.
+func UnitID(u *unstructured.Unstructured) string {
+	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+}
+
+// decodeStrict decodes an object's JSON into out, rejecting fields out does
+// not have.
+func decodeStrict(u *unstructured.Unstructured, out any) error {
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("spec does not match %s: %w", u.GetAPIVersion(), err)
+	}
+	return nil
+}
+
+// kustomization is what rendering needs of a Flux Kustomization, whatever
+// its version.
+type kustomization struct {
+	Path           string
+	CommonMetadata *kustomizev1.CommonMetadata
+	PostBuild      *kustomizev1.PostBuild
+}
+
+// kustomizationSpec reads a Flux Kustomization of a served version. Unknown
+// fields are errors; fields that affect rendering and that gitopskit does
+// not implement are returned as warnings.
+func kustomizationSpec(u *unstructured.Unstructured) (kustomization, []string, error) {
+	gv := u.GroupVersionKind()
+	if gv.Group != KustomizeGroup || gv.Kind != "Kustomization" {
+		return kustomization{}, nil, fmt.Errorf("not a Flux Kustomization: %s", u.GetAPIVersion()+"/"+u.GetKind())
+	}
+	var warnings []string
+	switch gv.Version {
+	case "v1":
+		var ks kustomizev1.Kustomization
+		if err := decodeStrict(u, &ks); err != nil {
+			return kustomization{}, nil, err
+		}
+		if ks.Spec.Decryption != nil {
+			warnings = append(warnings, "spec.decryption is not implemented: encrypted values are rendered as they are")
+		}
+		if ks.Spec.KubeConfig != nil {
+			warnings = append(warnings, "spec.kubeConfig is not implemented: the unit targets the reconciler's cluster")
+		}
+		return kustomization{Path: ks.Spec.Path, CommonMetadata: ks.Spec.CommonMetadata, PostBuild: ks.Spec.PostBuild}, warnings, nil
+	case "v1beta2":
+		var ks kustomizev1beta2.Kustomization
+		if err := decodeStrict(u, &ks); err != nil {
+			return kustomization{}, nil, err
+		}
+		if ks.Spec.Decryption != nil {
+			warnings = append(warnings, "spec.decryption is not implemented: encrypted values are rendered as they are")
+		}
+		if ks.Spec.KubeConfig != nil {
+			warnings = append(warnings, "spec.kubeConfig is not implemented: the unit targets the reconciler's cluster")
+		}
+		out := kustomization{Path: ks.Spec.Path}
+		if err := convert(ks.Spec.CommonMetadata, &out.CommonMetadata); err != nil {
+			return out, nil, err
+		}
+		if err := convert(ks.Spec.PostBuild, &out.PostBuild); err != nil {
+			return out, nil, err
+		}
+		return out, warnings, nil
+	}
+	return kustomization{}, nil, fmt.Errorf("unsupported version %s of Kustomization (v1 and v1beta2 are read)", u.GetAPIVersion())
+}
+
+// convert copies between two versions of the same shape through JSON.
+func convert(in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// cleanPath turns a Flux spec.path ("./apps", "apps", "/apps", "") into a
+// slash path relative to the artifact root, refusing one that leaves it.
+func cleanPath(p string) (string, bool) {
+	p = path.Clean(strings.TrimLeft(strings.ReplaceAll(p, "\\", "/"), "/"))
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return "", false
+	}
+	return p, true
+}

@@ -1,0 +1,278 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	fluxkustomize "github.com/fluxcd/pkg/kustomize"
+	fluxfs "github.com/fluxcd/pkg/kustomize/filesys"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// originAnnotation is where kustomize records each object's source file
+// when buildMetadata includes originAnnotations.
+const originAnnotation = "config.kubernetes.io/origin"
+
+// KustomizeOptions configure the Kustomize renderer. The zero value works.
+type KustomizeOptions struct {
+	// Values resolves postBuild.substituteFrom references. Nil means every
+	// reference is missing (an error unless it is optional).
+	Values ValueSource
+	// StrictSubstitution makes a ${var} with no value and no default an
+	// error, as Flux's StrictPostBuildSubstitutions feature gate does;
+	// otherwise it becomes the empty string, as Flux does by default.
+	StrictSubstitution bool
+}
+
+// Kustomize renders Flux Kustomizations with kustomize (krusty), the way
+// kustomize-controller does: a path with no kustomization.yaml gets one
+// generated from the manifests and sub-directories in it; the spec's
+// targetNamespace, namePrefix, nameSuffix, patches, images and components
+// are written into the kustomization; commonMetadata and postBuild
+// substitutions are applied to the output. Builds read the artifact in
+// place through a root-restricted file system (nothing outside the
+// artifact is read) with the generated kustomization held in memory, so
+// artifacts stay read-only and no copy is made.
+//
+// Render is safe for concurrent use. Kustomize keeps its OpenAPI schema in
+// a process-wide variable; builds of artifacts whose kustomizations set the
+// openapi field run one at a time, all others run concurrently.
+type Kustomize struct {
+	opts KustomizeOptions
+
+	mu         sync.Mutex
+	usesSchema map[string]bool // artifact digest → some kustomization sets openapi
+}
+
+// NewKustomize returns a Kustomize renderer.
+func NewKustomize(opts KustomizeOptions) *Kustomize {
+	return &Kustomize{opts: opts, usesSchema: map[string]bool{}}
+}
+
+// schemaLock orders kustomize builds around its global OpenAPI schema:
+// readers share it, a build that sets a schema has it alone.
+var schemaLock sync.RWMutex
+
+// Render builds the Kustomization ks (a Flux Kustomization object of any
+// version) from the artifact. Errors name the unit and, where known, the
+// file.
+func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstructured.Unstructured) (*Result, error) {
+	unit := UnitID(ks)
+	fail := func(format string, args ...any) (*Result, error) {
+		return nil, fmt.Errorf("%s: "+format, append([]any{unit}, args...)...)
+	}
+	spec, warnings, err := kustomizationSpec(ks)
+	if err != nil {
+		return fail("%w", err)
+	}
+	p, ok := cleanPath(spec.Path)
+	if !ok {
+		return fail("path %q leaves the source", spec.Path)
+	}
+	if fi, err := fs.Stat(art.FS, p); err != nil || !fi.IsDir() {
+		return fail("path %q not found in %s", spec.Path, art.URL)
+	}
+	dir := filepath.Join(art.Path, filepath.FromSlash(p))
+
+	gen := fluxkustomize.NewGenerator(art.Path, *ks)
+	manifest, kfile, _, err := gen.GenerateManifest(dir)
+	if err != nil {
+		return fail("%s: %w", p, relErr(err, art.Path))
+	}
+	manifest, keepOrigin, err := withOriginAnnotations(manifest)
+	if err != nil {
+		return fail("%s: %w", p, err)
+	}
+	disk, err := fluxfs.MakeFsOnDiskSecure(art.Path)
+	if err != nil {
+		return fail("%w", err)
+	}
+	fsys := fluxfs.MakeFsInMemory(disk)
+	if err := fsys.WriteFile(kfile, manifest); err != nil {
+		return fail("%w", err)
+	}
+
+	exclusive := k.setsSchema(art)
+	if exclusive {
+		schemaLock.Lock()
+	} else {
+		schemaLock.RLock()
+	}
+	resMap, err := build(fsys, dir)
+	if exclusive {
+		openapi.ResetOpenAPI()
+		schemaLock.Unlock()
+	} else {
+		schemaLock.RUnlock()
+	}
+	if err != nil {
+		return fail("%w", relErr(err, art.Path))
+	}
+
+	res := &Result{Unit: unit, Warnings: warnings}
+	seen := map[string]bool{}
+	for _, r := range resMap.Resources() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := r.AsYAML()
+		if err != nil {
+			return fail("%w", err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(b, &u.Object); err != nil {
+			return fail("%w", err)
+		}
+		file := originFile(u, p)
+		if !keepOrigin {
+			removeAnnotation(u, originAnnotation)
+		}
+		id := objectKey(u)
+		if seen[id] {
+			return fail("%s: object %s appears twice", file, id)
+		}
+		seen[id] = true
+		res.Objects = append(res.Objects, Object{Unstructured: u, Provenance: Provenance{Unit: unit, File: file, Revision: art.Revision}})
+	}
+	if err := applyCommonMetadata(spec.CommonMetadata, res.Objects); err != nil {
+		return fail("%w", err)
+	}
+	if err := substitute(ctx, k.opts, ks, spec.PostBuild, res.Objects); err != nil {
+		return fail("%w", err)
+	}
+	return res, nil
+}
+
+// build runs krusty, turning its panics on odd input into errors.
+func build(fsys filesys.FileSystem, dir string) (m resmap.ResMap, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("kustomize failed: %v", r)
+		}
+	}()
+	k := krusty.MakeKustomizer(&krusty.Options{
+		// Files outside the kustomization's directory may be read, as in
+		// Flux; the file system itself refuses anything outside the
+		// artifact root.
+		LoadRestrictions: kustypes.LoadRestrictionsNone,
+		PluginConfig:     kustypes.DisabledPluginConfig(),
+	})
+	return k.Run(fsys, dir)
+}
+
+// withOriginAnnotations makes kustomize record each object's file, and
+// reports whether the user asked for that annotation to stay.
+func withOriginAnnotations(manifest []byte) ([]byte, bool, error) {
+	var kus kustypes.Kustomization
+	if err := yaml.Unmarshal(manifest, &kus); err != nil {
+		return nil, false, err
+	}
+	for _, m := range kus.BuildMetadata {
+		if m == kustypes.OriginAnnotations {
+			return manifest, true, nil
+		}
+	}
+	kus.BuildMetadata = append(kus.BuildMetadata, kustypes.OriginAnnotations)
+	out, err := yaml.Marshal(kus)
+	return out, false, err
+}
+
+// originFile reads the file an object came from (relative to the artifact
+// root) from kustomize's origin annotation.
+func originFile(u *unstructured.Unstructured, unitPath string) string {
+	var origin struct {
+		Path         string `json:"path"`
+		ConfiguredIn string `json:"configuredIn"`
+	}
+	raw := u.GetAnnotations()[originAnnotation]
+	if raw == "" || yaml.Unmarshal([]byte(raw), &origin) != nil {
+		return ""
+	}
+	p := origin.Path
+	if p == "" {
+		p = origin.ConfiguredIn
+	}
+	if p == "" {
+		return ""
+	}
+	return path.Join(unitPath, p)
+}
+
+func removeAnnotation(u *unstructured.Unstructured, key string) {
+	a := u.GetAnnotations()
+	if _, ok := a[key]; !ok {
+		return
+	}
+	delete(a, key)
+	if len(a) == 0 {
+		a = nil
+	}
+	u.SetAnnotations(a)
+}
+
+// objectKey names an object as Kind[.group]/[namespace/]name.
+func objectKey(u *unstructured.Unstructured) string {
+	gvk := u.GroupVersionKind()
+	s := gvk.Kind
+	if gvk.Group != "" {
+		s += "." + gvk.Group
+	}
+	if ns := u.GetNamespace(); ns != "" {
+		s += "/" + ns
+	}
+	return s + "/" + u.GetName()
+}
+
+// relErr shortens absolute artifact paths in kustomize's errors to paths
+// relative to the artifact root.
+func relErr(err error, root string) error {
+	msg := strings.ReplaceAll(err.Error(), root+string(filepath.Separator), "")
+	return errors.New(strings.ReplaceAll(msg, root, "."))
+}
+
+// setsSchema reports whether any kustomization file of the artifact sets
+// the openapi field, remembering the answer per artifact digest.
+func (k *Kustomize) setsSchema(art *source.Artifact) bool {
+	k.mu.Lock()
+	v, ok := k.usesSchema[art.Digest]
+	k.mu.Unlock()
+	if ok {
+		return v
+	}
+	found := false
+	names := konfig.RecognizedKustomizationFileNames()
+	_ = fs.WalkDir(art.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found || d.IsDir() {
+			return nil
+		}
+		for _, n := range names {
+			if d.Name() == n {
+				b, err := fs.ReadFile(art.FS, p)
+				if err == nil && bytes.Contains(b, []byte("openapi:")) {
+					found = true
+				}
+			}
+		}
+		return nil
+	})
+	k.mu.Lock()
+	k.usesSchema[art.Digest] = found
+	k.mu.Unlock()
+	return found
+}

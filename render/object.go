@@ -1,0 +1,46 @@
+package render
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Provenance says where a rendered object came from.
+type Provenance struct {
+	// Unit is the ID of the unit that rendered it, e.g.
+	// "Kustomization/flux-system/apps".
+	Unit string
+	// File is the source file, relative to the artifact root, for
+	// Kustomize; the template path inside the chart for Helm (e.g.
+	// "podinfo/templates/deployment.yaml"); empty for generated objects.
+	File string
+	// Revision is the source artifact's revision.
+	Revision string
+	// Chart is "<name>-<version>" and ChartDigest the chart artifact's
+	// digest, for Helm.
+	Chart, ChartDigest string
+}
+
+// Object is one rendered Kubernetes object with its provenance.
+type Object struct {
+	*unstructured.Unstructured
+	Provenance Provenance
+}
+
+// Result is what rendering one unit produced.
+type Result struct {
+	Unit    string
+	Objects []Object
+	// Hooks are Helm hooks, kept apart from the objects a release applies.
+	Hooks []Hook
+	// Warnings are things the renderer noticed and did not act on, such as
+	// Flux spec fields gitopskit does not implement.
+	Warnings []string
+}
+
+// Hook is a Helm hook resource with its phases and weight.
+type Hook struct {
+	Object
+	// Events are the hook annotations' phases, e.g. "pre-install".
+	Events []string
+	Weight int
+}

@@ -1,0 +1,148 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/envsubst"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// SubstituteAnnotation, set to "disabled" on an object (as a label or an
+// annotation), keeps postBuild substitution away from it, as in Flux.
+const SubstituteAnnotation = "kustomize.toolkit.fluxcd.io/substitute"
+
+// ErrNotFound is what a ValueSource returns for a ConfigMap or Secret it
+// does not have.
+var ErrNotFound = errors.New("not found")
+
+// ValueSource finds the data of ConfigMaps and Secrets that
+// postBuild.substituteFrom and HelmRelease valuesFrom name: objects rendered
+// elsewhere in the graph, values a caller supplies, or a cluster. Secret
+// data comes decoded. It returns ErrNotFound (wrapped or not) for a missing
+// object.
+type ValueSource interface {
+	Data(ctx context.Context, kind, namespace, name string) (map[string]string, error)
+}
+
+// ValueMap is a ValueSource held in memory, keyed by "Kind/namespace/name".
+type ValueMap map[string]map[string]string
+
+// Data returns the entry for the object, or ErrNotFound.
+func (m ValueMap) Data(_ context.Context, kind, namespace, name string) (map[string]string, error) {
+	d, ok := m[kind+"/"+namespace+"/"+name]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return d, nil
+}
+
+var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
+
+// substitute applies postBuild substitutions to the objects, as Flux does:
+// values from substituteFrom in order (later wins), then substitute
+// (winning over both), newlines removed; objects labelled or annotated
+// substitute: disabled are left alone; nothing happens without variables
+// unless the strategy is Always.
+func substitute(ctx context.Context, opts KustomizeOptions, ks *unstructured.Unstructured, pb *kustomizev1.PostBuild, objs []Object) error {
+	if pb == nil {
+		return nil
+	}
+	vars := map[string]string{}
+	for _, ref := range pb.SubstituteFrom {
+		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
+			return fmt.Errorf("postBuild.substituteFrom: kind %q is not ConfigMap or Secret", ref.Kind)
+		}
+		var data map[string]string
+		err := ErrNotFound
+		if opts.Values != nil {
+			data, err = opts.Values.Data(ctx, ref.Kind, ks.GetNamespace(), ref.Name)
+		}
+		if errors.Is(err, ErrNotFound) && ref.Optional {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("postBuild.substituteFrom %s/%s/%s: %w", ref.Kind, ks.GetNamespace(), ref.Name, err)
+		}
+		for k, v := range data {
+			vars[k] = strings.ReplaceAll(v, "\n", "")
+		}
+	}
+	for k, v := range pb.Substitute {
+		vars[k] = strings.ReplaceAll(v, "\n", "")
+	}
+	if len(vars) == 0 && pb.SubstituteStrategy != kustomizev1.SubstituteStrategyAlways {
+		return nil
+	}
+	for k := range vars {
+		if !varName.MatchString(k) {
+			return fmt.Errorf("postBuild: variable name %q is invalid, it must match %s", k, varName)
+		}
+	}
+	for i, o := range objs {
+		if o.GetLabels()[SubstituteAnnotation] == "disabled" || o.GetAnnotations()[SubstituteAnnotation] == "disabled" {
+			continue
+		}
+		b, err := yaml.Marshal(o.Object)
+		if err != nil {
+			return err
+		}
+		var missing []string
+		out, err := envsubst.Eval(string(b), func(name string) (string, bool) {
+			v, ok := vars[name]
+			if !ok && opts.StrictSubstitution {
+				missing = append(missing, name)
+				return "", false
+			}
+			return v, true
+		})
+		if err != nil {
+			if len(missing) > 0 {
+				return fmt.Errorf("%s (%s): variable %s has no value and no default", objectKey(o.Unstructured), o.Provenance.File, strings.Join(missing, ", "))
+			}
+			return fmt.Errorf("%s (%s): substitution: %w", objectKey(o.Unstructured), o.Provenance.File, err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(out), &u.Object); err != nil {
+			return fmt.Errorf("%s (%s): after substitution: %w", objectKey(o.Unstructured), o.Provenance.File, err)
+		}
+		objs[i].Unstructured = u
+	}
+	return nil
+}
+
+// applyCommonMetadata adds the spec's labels and annotations to every
+// object, overriding what the object has, as kustomize-controller does.
+func applyCommonMetadata(cm *kustomizev1.CommonMetadata, objs []Object) error {
+	if cm == nil {
+		return nil
+	}
+	for _, o := range objs {
+		if len(cm.Labels) > 0 {
+			l := o.GetLabels()
+			if l == nil {
+				l = map[string]string{}
+			}
+			for k, v := range cm.Labels {
+				l[k] = v
+			}
+			o.SetLabels(l)
+		}
+		if len(cm.Annotations) > 0 {
+			a := o.GetAnnotations()
+			if a == nil {
+				a = map[string]string{}
+			}
+			for k, v := range cm.Annotations {
+				a[k] = v
+			}
+			o.SetAnnotations(a)
+		}
+	}
+	return nil
+}
