@@ -34,6 +34,9 @@ type KustomizeOptions struct {
 	// Values resolves postBuild.substituteFrom references. Nil means every
 	// reference is missing (an error unless it is optional).
 	Values ValueSource
+	// Cache, if set, keeps rendered units: an unchanged unit (same
+	// artifact digest, spec and resolved variables) is not built again.
+	Cache *Cache
 	// StrictSubstitution makes a ${var} with no value and no default an
 	// error, as Flux's StrictPostBuildSubstitutions feature gate does;
 	// otherwise it becomes the empty string, as Flux does by default.
@@ -88,6 +91,14 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	if fi, err := fs.Stat(art.FS, p); err != nil || !fi.IsDir() {
 		return fail("path %q not found in %s", spec.Path, art.URL)
 	}
+	vars, err := substitutionVars(ctx, k.opts, ks, spec.PostBuild)
+	if err != nil {
+		return fail("%w", err)
+	}
+	key := cacheKey("kustomize", art.Digest, art.Revision, unit, ks.Object["spec"], vars, k.opts.StrictSubstitution)
+	if res, ok := k.opts.Cache.get(key); ok {
+		return res, nil
+	}
 	dir := filepath.Join(art.Path, filepath.FromSlash(p))
 
 	gen := fluxkustomize.NewGenerator(art.Path, *ks)
@@ -135,8 +146,8 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 		if err != nil {
 			return fail("%w", err)
 		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(b, &u.Object); err != nil {
+		u, err := decodeObject(b)
+		if err != nil {
 			return fail("%w", err)
 		}
 		file := originFile(u, p)
@@ -153,9 +164,10 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	if err := applyCommonMetadata(spec.CommonMetadata, res.Objects); err != nil {
 		return fail("%w", err)
 	}
-	if err := substitute(ctx, k.opts, ks, spec.PostBuild, res.Objects); err != nil {
+	if err := substitute(vars, k.opts.StrictSubstitution, res.Objects); err != nil {
 		return fail("%w", err)
 	}
+	k.opts.Cache.put(key, res)
 	return res, nil
 }
 

@@ -1,7 +1,10 @@
 package render
 
 import (
+	"bytes"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 )
 
 // Provenance says where a rendered object came from.
@@ -43,4 +46,21 @@ type Hook struct {
 	// Events are the hook annotations' phases, e.g. "pre-install".
 	Events []string
 	Weight int
+}
+
+// decodeObject reads one YAML or JSON object the way the API machinery
+// does, so integers stay int64 rather than becoming float64.
+func decodeObject(b []byte) (*unstructured.Unstructured, error) {
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if string(j) == "null" || len(bytes.TrimSpace(j)) == 0 {
+		return u, nil
+	}
+	if err := u.UnmarshalJSON(j); err != nil {
+		return nil, err
+	}
+	return u, nil
 }

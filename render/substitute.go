@@ -44,19 +44,18 @@ func (m ValueMap) Data(_ context.Context, kind, namespace, name string) (map[str
 
 var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 
-// substitute applies postBuild substitutions to the objects, as Flux does:
-// values from substituteFrom in order (later wins), then substitute
-// (winning over both), newlines removed; objects labelled or annotated
-// substitute: disabled are left alone; nothing happens without variables
-// unless the strategy is Always.
-func substitute(ctx context.Context, opts KustomizeOptions, ks *unstructured.Unstructured, pb *kustomizev1.PostBuild, objs []Object) error {
+// substitutionVars resolves the postBuild variables as Flux does: values
+// from substituteFrom in order (later wins), then substitute (winning over
+// both), newlines removed. A nil map means no substitution happens: there
+// are no variables and the strategy is not Always.
+func substitutionVars(ctx context.Context, opts KustomizeOptions, ks *unstructured.Unstructured, pb *kustomizev1.PostBuild) (map[string]string, error) {
 	if pb == nil {
-		return nil
+		return nil, nil
 	}
 	vars := map[string]string{}
 	for _, ref := range pb.SubstituteFrom {
 		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
-			return fmt.Errorf("postBuild.substituteFrom: kind %q is not ConfigMap or Secret", ref.Kind)
+			return nil, fmt.Errorf("postBuild.substituteFrom: kind %q is not ConfigMap or Secret", ref.Kind)
 		}
 		var data map[string]string
 		err := ErrNotFound
@@ -67,7 +66,7 @@ func substitute(ctx context.Context, opts KustomizeOptions, ks *unstructured.Uns
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("postBuild.substituteFrom %s/%s/%s: %w", ref.Kind, ks.GetNamespace(), ref.Name, err)
+			return nil, fmt.Errorf("postBuild.substituteFrom %s/%s/%s: %w", ref.Kind, ks.GetNamespace(), ref.Name, err)
 		}
 		for k, v := range data {
 			vars[k] = strings.ReplaceAll(v, "\n", "")
@@ -77,12 +76,21 @@ func substitute(ctx context.Context, opts KustomizeOptions, ks *unstructured.Uns
 		vars[k] = strings.ReplaceAll(v, "\n", "")
 	}
 	if len(vars) == 0 && pb.SubstituteStrategy != kustomizev1.SubstituteStrategyAlways {
-		return nil
+		return nil, nil
 	}
 	for k := range vars {
 		if !varName.MatchString(k) {
-			return fmt.Errorf("postBuild: variable name %q is invalid, it must match %s", k, varName)
+			return nil, fmt.Errorf("postBuild: variable name %q is invalid, it must match %s", k, varName)
 		}
+	}
+	return vars, nil
+}
+
+// substitute applies the variables to the objects; objects labelled or
+// annotated substitute: disabled are left alone.
+func substitute(vars map[string]string, strict bool, objs []Object) error {
+	if vars == nil {
+		return nil
 	}
 	for i, o := range objs {
 		if o.GetLabels()[SubstituteAnnotation] == "disabled" || o.GetAnnotations()[SubstituteAnnotation] == "disabled" {
@@ -95,7 +103,7 @@ func substitute(ctx context.Context, opts KustomizeOptions, ks *unstructured.Uns
 		var missing []string
 		out, err := envsubst.Eval(string(b), func(name string) (string, bool) {
 			v, ok := vars[name]
-			if !ok && opts.StrictSubstitution {
+			if !ok && strict {
 				missing = append(missing, name)
 				return "", false
 			}
@@ -107,8 +115,8 @@ func substitute(ctx context.Context, opts KustomizeOptions, ks *unstructured.Uns
 			}
 			return fmt.Errorf("%s (%s): substitution: %w", objectKey(o.Unstructured), o.Provenance.File, err)
 		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(out), &u.Object); err != nil {
+		u, err := decodeObject([]byte(out))
+		if err != nil {
 			return fmt.Errorf("%s (%s): after substitution: %w", objectKey(o.Unstructured), o.Provenance.File, err)
 		}
 		objs[i].Unstructured = u

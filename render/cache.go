@@ -1,0 +1,100 @@
+package render
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+)
+
+// Cache keeps rendered units so an unchanged unit is not rendered again.
+// Entries are keyed by everything that decides the output: the artifact
+// digest, the unit's spec, the values it resolved (substituteFrom,
+// valuesFrom) and the renderer's options. Results handed out are copies, so
+// callers may change them. A Cache may be shared by renderers and used
+// concurrently; it holds at most its size in units, dropping the least
+// recently used.
+type Cache struct {
+	mu    sync.Mutex
+	size  int
+	order *list.List // of *cacheEntry, most recent first
+	byKey map[string]*list.Element
+}
+
+type cacheEntry struct {
+	key string
+	res *Result
+}
+
+// NewCache returns a cache of at most size units (1024 when size <= 0).
+func NewCache(size int) *Cache {
+	if size <= 0 {
+		size = 1024
+	}
+	return &Cache{size: size, order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+// cacheKey hashes the parts of a key; each part is JSON-encoded so maps
+// encode in sorted order.
+func cacheKey(parts ...any) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, p := range parts {
+		if err := enc.Encode(p); err != nil {
+			return "" // an unencodable key is never cached
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (c *Cache) get(key string) (*Result, bool) {
+	if c == nil || key == "" {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).res.deepCopy(), true
+}
+
+func (c *Cache) put(key string, res *Result) {
+	if c == nil || key == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[key]; ok {
+		el.Value.(*cacheEntry).res = res.deepCopy()
+		c.order.MoveToFront(el)
+		return
+	}
+	c.byKey[key] = c.order.PushFront(&cacheEntry{key: key, res: res.deepCopy()})
+	for c.order.Len() > c.size {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.byKey, last.Value.(*cacheEntry).key)
+	}
+}
+
+// Len is the number of cached units.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}
+
+func (r *Result) deepCopy() *Result {
+	out := &Result{Unit: r.Unit, Warnings: append([]string(nil), r.Warnings...)}
+	for _, o := range r.Objects {
+		out.Objects = append(out.Objects, Object{Unstructured: o.DeepCopy(), Provenance: o.Provenance})
+	}
+	for _, h := range r.Hooks {
+		out.Hooks = append(out.Hooks, Hook{Object: Object{Unstructured: h.DeepCopy(), Provenance: h.Provenance}, Events: append([]string(nil), h.Events...), Weight: h.Weight})
+	}
+	return out
+}

@@ -1,0 +1,230 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	kubefake "helm.sh/helm/v3/pkg/kube/fake"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"helm.sh/helm/v3/pkg/strvals"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// HelmOptions configure the Helm renderer. The zero value works.
+type HelmOptions struct {
+	// KubeVersion is .Capabilities.KubeVersion (e.g. "v1.37.2"); empty
+	// means Helm's default.
+	KubeVersion string
+	// APIVersions are added to .Capabilities.APIVersions: "group/version"
+	// and "group/version/Kind" strings — typically the kinds that CRDs
+	// elsewhere in the same graph provide, so charts that test for them
+	// render as they will once those CRDs are applied.
+	APIVersions []string
+	// Cache, if set, keeps rendered units: an unchanged release (same
+	// chart digest, spec, resolved values and capabilities) is not
+	// rendered again.
+	Cache *Cache
+	// Values resolves valuesFrom references. Nil means every reference is
+	// missing (an error unless it is optional).
+	Values ValueSource
+}
+
+// Helm renders Flux HelmReleases with the Helm SDK, as `helm template`
+// would with the release's name, namespace and values: the release name
+// defaults to [<targetNamespace>-]<name> (shortened past 53 characters as
+// Flux does); values are valuesFrom in order, each at its targetPath if it
+// has one, then spec.values on top; CRDs from crds/ are included unless the
+// install CRD policy is Skip; hooks are returned apart from the objects,
+// with their phases and weights; kustomize post-renderers are applied.
+// Output order is Helm's install order and is stable.
+//
+// Render is safe for concurrent use; each call has its own Helm action
+// configuration.
+type Helm struct {
+	opts HelmOptions
+}
+
+// NewHelm returns a Helm renderer.
+func NewHelm(opts HelmOptions) *Helm { return &Helm{opts: opts} }
+
+// Render renders the HelmRelease hr with the chart artifact. Errors name
+// the unit and, for template errors, the template.
+func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstructured.Unstructured) (*Result, error) {
+	unit := UnitID(hr)
+	fail := func(format string, args ...any) (*Result, error) {
+		return nil, fmt.Errorf("%s: "+format, append([]any{unit}, args...)...)
+	}
+	spec, warnings, err := helmReleaseSpec(hr)
+	if err != nil {
+		return fail("%w", err)
+	}
+	values, err := h.values(ctx, hr.GetNamespace(), spec)
+	if err != nil {
+		return fail("%w", err)
+	}
+	key := cacheKey("helm", chartArt.Digest, chartArt.Revision, unit, hr.Object["spec"], values, h.opts.KubeVersion, h.opts.APIVersions)
+	if res, ok := h.opts.Cache.get(key); ok {
+		return res, nil
+	}
+	ch, err := loader.LoadDir(chartArt.Path)
+	if err != nil {
+		return fail("chart %s: %w", chartArt.URL, err)
+	}
+
+	cfg := &action.Configuration{
+		Releases:     storage.Init(driver.NewMemory()),
+		KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
+		Capabilities: chartutil.DefaultCapabilities.Copy(),
+		Log:          func(string, ...any) {},
+	}
+	install := action.NewInstall(cfg)
+	install.DryRun = true
+	install.DryRunOption = "client"
+	install.ClientOnly = true
+	install.Replace = true
+	install.ReleaseName = spec.ReleaseName
+	install.Namespace = spec.Namespace
+	install.IncludeCRDs = spec.CRDs != "Skip"
+	install.SkipCRDs = spec.CRDs == "Skip"
+	install.DisableOpenAPIValidation = true
+	if h.opts.KubeVersion != "" {
+		kv, err := chartutil.ParseKubeVersion(h.opts.KubeVersion)
+		if err != nil {
+			return fail("kube version %q: %w", h.opts.KubeVersion, err)
+		}
+		install.KubeVersion = kv
+	}
+	install.APIVersions = chartutil.VersionSet(h.opts.APIVersions)
+	rel, err := install.RunWithContext(ctx, ch, values)
+	if err != nil {
+		return fail("chart %s-%s: %w", ch.Name(), ch.Metadata.Version, err)
+	}
+
+	prov := Provenance{Unit: unit, Revision: chartArt.Revision, Chart: ch.Name() + "-" + ch.Metadata.Version, ChartDigest: chartArt.Digest}
+	res := &Result{Unit: unit, Warnings: warnings}
+	objs, err := splitManifest(rel.Manifest, prov)
+	if err != nil {
+		return fail("%w", err)
+	}
+	for _, hk := range rel.Hooks {
+		hookObjs, err := splitManifest("# Source: "+hk.Path+"\n"+hk.Manifest, prov)
+		if err != nil {
+			return fail("hook %s: %w", hk.Path, err)
+		}
+		for _, o := range hookObjs {
+			res.Hooks = append(res.Hooks, Hook{Object: o, Events: hookEvents(hk), Weight: hk.Weight})
+		}
+	}
+	if len(spec.PostRenderers) > 0 {
+		if objs, err = postRender(objs, spec.PostRenderers); err != nil {
+			return fail("post-render: %w", err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if o.GetNamespace() == "" && namespaced(o.Unstructured, objs) {
+			o.SetNamespace(spec.Namespace)
+		}
+		key := objectKey(o.Unstructured)
+		if seen[key] {
+			return fail("%s: object %s appears twice", o.Provenance.File, key)
+		}
+		seen[key] = true
+	}
+	res.Objects = objs
+	h.opts.Cache.put(key, res)
+	return res, nil
+}
+
+// values merges valuesFrom (in order, each at its targetPath if any) and
+// then spec.values, as the helm-controller does.
+func (h *Helm) values(ctx context.Context, namespace string, spec helmRelease) (map[string]any, error) {
+	result := map[string]any{}
+	for _, ref := range spec.ValuesFrom {
+		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
+			return nil, fmt.Errorf("valuesFrom: kind %q is not ConfigMap or Secret", ref.Kind)
+		}
+		key := ref.ValuesKey
+		if key == "" {
+			key = "values.yaml"
+		}
+		var data map[string]string
+		err := ErrNotFound
+		if h.opts.Values != nil {
+			data, err = h.opts.Values.Data(ctx, ref.Kind, namespace, ref.Name)
+		}
+		where := fmt.Sprintf("valuesFrom %s/%s/%s", ref.Kind, namespace, ref.Name)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) && ref.Optional {
+				continue
+			}
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		raw, ok := data[key]
+		if !ok {
+			if ref.Optional {
+				continue
+			}
+			return nil, fmt.Errorf("%s: no key %q", where, key)
+		}
+		if ref.TargetPath != "" {
+			// The value goes in at the path as helm --set would put it.
+			if err := strvals.ParseInto(ref.TargetPath+"="+raw, result); err != nil {
+				return nil, fmt.Errorf("%s: targetPath %q: %w", where, ref.TargetPath, err)
+			}
+			continue
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(raw), &m); err != nil {
+			return nil, fmt.Errorf("%s: key %q is not a YAML map of values: %w", where, key, err)
+		}
+		result = chartutil.MergeTables(m, result)
+	}
+	return chartutil.MergeTables(spec.Values, result), nil
+}
+
+// splitManifest parses Helm's manifest output: documents each headed by
+// "# Source: <template path>".
+func splitManifest(manifest string, prov Provenance) ([]Object, error) {
+	var out []Object
+	file := ""
+	for _, part := range strings.Split(manifest, "\n---") {
+		part = strings.TrimPrefix(part, "---")
+		for _, line := range strings.Split(part, "\n") {
+			if s, ok := strings.CutPrefix(strings.TrimSpace(line), "# Source: "); ok {
+				file = s
+				break
+			}
+		}
+		u, err := decodeObject([]byte(part))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		p := prov
+		p.File = file
+		out = append(out, Object{Unstructured: u, Provenance: p})
+	}
+	return out, nil
+}
+
+func hookEvents(h *release.Hook) []string {
+	out := make([]string, len(h.Events))
+	for i, e := range h.Events {
+		out[i] = string(e)
+	}
+	return out
+}

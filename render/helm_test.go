@@ -1,0 +1,374 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/internal/helmtest"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// certsChart is a chart in the shape of cert-manager: a CRD in crds/, a
+// controller Deployment, a hook, a sub-chart, a library chart, and a
+// template that renders only when an API is served.
+func certsChart(t testing.TB) *source.Artifact {
+	t.Helper()
+	dir := t.TempDir()
+	helmtest.WriteChart(t, dir, "certs", "1.0.0", map[string]string{
+		"Chart.yaml":  "apiVersion: v2\nname: certs\nversion: 1.0.0\ndependencies:\n- name: sub\n  version: 0.1.0\n- name: lib\n  version: 0.1.0\n",
+		"values.yaml": "replicas: 1\nimage: controller:v1\nsub:\n  greeting: hello\n",
+		"crds/clusterissuers.yaml": `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: clusterissuers.cert-manager.io
+spec:
+  group: cert-manager.io
+  names: {kind: ClusterIssuer, plural: clusterissuers}
+  scope: Cluster
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`,
+		"templates/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "lib.fullname" . }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata: {labels: {app: {{ .Release.Name }}}}
+    spec:
+      containers:
+      - name: controller
+        image: {{ .Values.image }}
+`,
+		"templates/clusterrole.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {{ .Release.Name }}-controller\nrules: []\n",
+		"templates/servicemonitor.yaml": `{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor" }}
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ .Release.Name }}
+spec: {}
+{{- end }}
+`,
+		"templates/hook.yaml": `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-startupcheck
+  annotations:
+    helm.sh/hook: post-install,post-upgrade
+    helm.sh/hook-weight: "-5"
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: check, image: check:v1}]
+`,
+		"charts/sub/Chart.yaml":               "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+		"charts/sub/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-sub\ndata:\n  greeting: {{ .Values.greeting }}\n",
+		"charts/lib/Chart.yaml":               "apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n",
+		"charts/lib/templates/_helpers.tpl":   "{{- define \"lib.fullname\" -}}{{ .Release.Name }}-controller{{- end -}}\n",
+	})
+	a, err := source.NewDir(dir+"/certs", source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func hrObj(t testing.TB, version, name, spec string) *unstructured.Unstructured {
+	return obj(t, fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/%s
+kind: HelmRelease
+metadata:
+  name: %s
+  namespace: cert-manager
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: certs
+      sourceRef: {kind: HelmRepository, name: jetstack}
+%s`, version, name, spec))
+}
+
+func summary(res *Result) []string {
+	var out []string
+	for _, o := range res.Objects {
+		out = append(out, objectKey(o.Unstructured)+" "+o.Provenance.File)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestHelmRender(t *testing.T) {
+	chart := certsChart(t)
+	res, err := NewHelm(HelmOptions{}).Render(context.Background(), chart, hrObj(t, "v2", "cert-manager", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"ClusterRole.rbac.authorization.k8s.io/cert-manager-controller certs/templates/clusterrole.yaml",
+		"ConfigMap/cert-manager/cert-manager-sub certs/charts/sub/templates/configmap.yaml",
+		"CustomResourceDefinition.apiextensions.k8s.io/clusterissuers.cert-manager.io certs/crds/clusterissuers.yaml",
+		"Deployment.apps/cert-manager/cert-manager-controller certs/templates/deployment.yaml",
+	}
+	if diff := cmp.Diff(want, summary(res)); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	if len(res.Hooks) != 1 || res.Hooks[0].GetName() != "cert-manager-startupcheck" ||
+		!cmp.Equal(res.Hooks[0].Events, []string{"post-install", "post-upgrade"}) || res.Hooks[0].Weight != -5 {
+		t.Errorf("hooks: %+v", res.Hooks)
+	}
+	p := res.Objects[0].Provenance
+	if p.Chart != "certs-1.0.0" || p.ChartDigest != chart.Digest || p.Unit != "HelmRelease/cert-manager/cert-manager" {
+		t.Errorf("provenance %+v", p)
+	}
+	// Deterministic: a second render is the same, byte for byte.
+	again, err := NewHelm(HelmOptions{}).Render(context.Background(), chart, hrObj(t, "v2", "cert-manager", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dump(t, res), dump(t, again)) {
+		t.Error("two renders differ")
+	}
+}
+
+func TestHelmReleaseOptions(t *testing.T) {
+	chart := certsChart(t)
+	long := strings.Repeat("a", 30)
+	tests := map[string]struct {
+		version, name, spec string
+		opts                HelmOptions
+		check               func(t *testing.T, res *Result)
+	}{
+		"targetNamespace names and places the release": {
+			version: "v2", name: "certs", spec: "  targetNamespace: security\n",
+			check: func(t *testing.T, res *Result) {
+				wantObject(t, res, "Deployment.apps/security/security-certs-controller")
+			},
+		},
+		"long names are shortened as Flux does": {
+			version: "v2", name: long, spec: "  targetNamespace: " + long + "\n",
+			check: func(t *testing.T, res *Result) {
+				name := shortenReleaseName(long + "-" + long)
+				if len(name) != 53 || !strings.HasPrefix(name, long+"-"+long[:9]+"-") {
+					t.Errorf("shortened name %q", name)
+				}
+				wantObject(t, res, "Deployment.apps/"+long+"/"+name+"-controller")
+			},
+		},
+		"CRD policy Skip": {
+			version: "v2", name: "cm", spec: "  install: {crds: Skip}\n",
+			check: func(t *testing.T, res *Result) {
+				for _, o := range res.Objects {
+					if o.GetKind() == "CustomResourceDefinition" {
+						t.Error("CRD rendered with policy Skip")
+					}
+				}
+			},
+		},
+		"v2beta1 skipCRDs": {
+			version: "v2beta1", name: "cm", spec: "  install: {skipCRDs: true}\n",
+			check: func(t *testing.T, res *Result) {
+				for _, o := range res.Objects {
+					if o.GetKind() == "CustomResourceDefinition" {
+						t.Error("CRD rendered with skipCRDs")
+					}
+				}
+			},
+		},
+		"API versions from CRDs elsewhere in the graph": {
+			version: "v2", name: "cm", opts: HelmOptions{APIVersions: []string{"monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"}},
+			check: func(t *testing.T, res *Result) {
+				wantObject(t, res, "ServiceMonitor.monitoring.coreos.com/cert-manager/cm")
+			},
+		},
+		"post-renderer patches": {
+			version: "v2", name: "cm",
+			spec: `  postRenderers:
+  - kustomize:
+      patches:
+      - target: {kind: Deployment}
+        patch: |
+          - op: add
+            path: /metadata/labels
+            value: {patched: "yes"}
+      images:
+      - name: controller
+        newTag: v2
+`,
+			check: func(t *testing.T, res *Result) {
+				for _, o := range res.Objects {
+					if o.GetKind() == "Deployment" {
+						img, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+						if o.GetLabels()["patched"] != "yes" || img[0].(map[string]any)["image"] != "controller:v2" {
+							t.Errorf("post-renderer not applied: %v", o.Object)
+						}
+						if o.Provenance.File != "certs/templates/deployment.yaml" {
+							t.Errorf("provenance lost: %+v", o.Provenance)
+						}
+					}
+				}
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := NewHelm(tc.opts).Render(context.Background(), chart, hrObj(t, tc.version, tc.name, tc.spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, res)
+		})
+	}
+}
+
+func wantObject(t *testing.T, res *Result, key string) {
+	t.Helper()
+	for _, o := range res.Objects {
+		if objectKey(o.Unstructured) == key {
+			return
+		}
+	}
+	t.Errorf("no %s in %v", key, summary(res))
+}
+
+// TestHelmSameChartTwice renders one chart under two release names, as the
+// seed's Istio ingress and egress gateways do.
+func TestHelmSameChartTwice(t *testing.T) {
+	chart := certsChart(t)
+	h := NewHelm(HelmOptions{})
+	in, err := h.Render(context.Background(), chart, hrObj(t, "v2", "istio-ingress", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eg, err := h.Render(context.Background(), chart, hrObj(t, "v2", "istio-egress", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantObject(t, in, "Deployment.apps/cert-manager/istio-ingress-controller")
+	wantObject(t, eg, "Deployment.apps/cert-manager/istio-egress-controller")
+}
+
+func TestHelmValues(t *testing.T) {
+	chart := certsChart(t)
+	values := ValueMap{
+		"ConfigMap/cert-manager/base-values": {"values.yaml": "replicas: 3\nimage: from-configmap:v1\n"},
+		"Secret/cert-manager/image":          {"tag": "secret:v9"},
+		"ConfigMap/cert-manager/not-a-map":   {"values.yaml": "- a\n- b\n"},
+	}
+	tests := map[string]struct {
+		spec     string
+		replicas int64
+		image    string
+		wantErr  string
+	}{
+		"valuesFrom, targetPath, then spec.values": {
+			spec: `  valuesFrom:
+  - {kind: ConfigMap, name: base-values}
+  - {kind: Secret, name: image, valuesKey: tag, targetPath: image}
+  - {kind: ConfigMap, name: absent, optional: true}
+  values:
+    replicas: 5
+`,
+			replicas: 5, image: "secret:v9",
+		},
+		"valuesFrom alone": {spec: "  valuesFrom:\n  - {kind: ConfigMap, name: base-values}\n", replicas: 3, image: "from-configmap:v1"},
+		"missing required": {spec: "  valuesFrom:\n  - {kind: ConfigMap, name: absent}\n", wantErr: "valuesFrom ConfigMap/cert-manager/absent: not found"},
+		"missing key":      {spec: "  valuesFrom:\n  - {kind: Secret, name: image}\n", wantErr: `valuesFrom Secret/cert-manager/image: no key "values.yaml"`},
+		"values not a map": {spec: "  valuesFrom:\n  - {kind: ConfigMap, name: not-a-map}\n", wantErr: `key "values.yaml" is not a YAML map of values`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := NewHelm(HelmOptions{Values: values}).Render(context.Background(), chart, hrObj(t, "v2", "cm", tc.spec))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "HelmRelease/cert-manager/cm: ") {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range res.Objects {
+				if o.GetKind() != "Deployment" {
+					continue
+				}
+				r, _, _ := unstructured.NestedInt64(o.Object, "spec", "replicas")
+				c, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				if r != tc.replicas || c[0].(map[string]any)["image"] != tc.image {
+					t.Errorf("replicas %d image %v; want %d %s", r, c[0].(map[string]any)["image"], tc.replicas, tc.image)
+				}
+			}
+		})
+	}
+}
+
+func TestHelmBadInput(t *testing.T) {
+	dir := t.TempDir()
+	helmtest.WriteChart(t, dir, "broken", "0.1.0", map[string]string{
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.missing.field }}\n",
+	})
+	broken, err := source.NewDir(dir+"/broken", source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		chart *source.Artifact
+		hr    *unstructured.Unstructured
+		want  string
+	}{
+		"template error names the template": {chart: broken, hr: hrObj(t, "v2", "x", ""), want: "broken/templates/cm.yaml"},
+		"unknown spec field":                {chart: certsChart(t), hr: hrObj(t, "v2", "x", "  valuez: {}\n"), want: `unknown field "valuez"`},
+		"not a HelmRelease":                 {chart: certsChart(t), hr: obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: y}\n"), want: "not a Flux HelmRelease"},
+		"missing chart":                     {chart: &source.Artifact{URL: "file:///nope", Path: dir + "/nope"}, hr: hrObj(t, "v2", "x", ""), want: "chart file:///nope"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewHelm(HelmOptions{}).Render(context.Background(), tc.chart, tc.hr)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRenderConcurrentMixed renders Helm releases and Kustomizations at
+// once; make test runs it under the race detector.
+func TestRenderConcurrentMixed(t *testing.T) {
+	chart := certsChart(t)
+	art := fleetArtifact(t)
+	h := NewHelm(HelmOptions{})
+	k := NewKustomize(KustomizeOptions{})
+	errs := make([]error, 16)
+	done := make(chan struct{})
+	for i := range errs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if i%2 == 0 {
+				_, errs[i] = h.Render(context.Background(), chart, hrObj(t, "v2", fmt.Sprintf("r%d", i), ""))
+			} else {
+				_, errs[i] = k.Render(context.Background(), art, ks(t, fmt.Sprintf("k%d", i), "  path: apps/schema\n"))
+			}
+		}()
+	}
+	for range errs {
+		<-done
+	}
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	helmv2beta1 "github.com/fluxcd/helm-controller/api/v2beta1"
+	helmv2beta2 "github.com/fluxcd/helm-controller/api/v2beta2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// HelmGroup is the API group of Flux HelmReleases.
+const HelmGroup = "helm.toolkit.fluxcd.io"
+
+// valuesRef is a HelmRelease valuesFrom entry, whatever the version.
+type valuesRef struct {
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	ValuesKey  string `json:"valuesKey,omitempty"`
+	TargetPath string `json:"targetPath,omitempty"`
+	Optional   bool   `json:"optional,omitempty"`
+}
+
+// kustomizePostRenderer is a HelmRelease postRenderers[].kustomize entry.
+type kustomizePostRenderer struct {
+	Patches               []json.RawMessage `json:"patches,omitempty"`
+	PatchesStrategicMerge []json.RawMessage `json:"patchesStrategicMerge,omitempty"`
+	PatchesJSON6902       []json.RawMessage `json:"patchesJson6902,omitempty"`
+	Images                []json.RawMessage `json:"images,omitempty"`
+}
+
+// helmRelease is what rendering needs of a Flux HelmRelease.
+type helmRelease struct {
+	ReleaseName, Namespace string
+	Values                 map[string]any
+	ValuesFrom             []valuesRef
+	// CRDs is the install policy: Skip, Create or CreateReplace.
+	CRDs          string
+	PostRenderers []kustomizePostRenderer
+}
+
+// helmReleaseSpec reads a Flux HelmRelease (v2, v2beta2 or v2beta1)
+// strictly: unknown fields are errors.
+func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error) {
+	gvk := u.GroupVersionKind()
+	if gvk.Group != HelmGroup || gvk.Kind != "HelmRelease" {
+		return helmRelease{}, nil, fmt.Errorf("not a Flux HelmRelease: %s/%s", u.GetAPIVersion(), u.GetKind())
+	}
+	var (
+		out      helmRelease
+		warnings []string
+		spec     any
+	)
+	switch gvk.Version {
+	case "v2":
+		var hr helmv2.HelmRelease
+		if err := decodeStrict(u, &hr); err != nil {
+			return out, nil, err
+		}
+		out.ReleaseName, out.Namespace = hr.GetReleaseName(), hr.GetReleaseNamespace()
+		out.CRDs = "Create"
+		if hr.Spec.Install != nil && hr.Spec.Install.CRDs != "" {
+			out.CRDs = string(hr.Spec.Install.CRDs)
+		}
+		if hr.Spec.KubeConfig != nil {
+			warnings = append(warnings, "spec.kubeConfig is not implemented: the release targets the reconciler's cluster")
+		}
+		spec = hr.Spec
+	case "v2beta2":
+		var hr helmv2beta2.HelmRelease
+		if err := decodeStrict(u, &hr); err != nil {
+			return out, nil, err
+		}
+		out.ReleaseName, out.Namespace = hr.GetReleaseName(), hr.GetReleaseNamespace()
+		out.CRDs = "Create"
+		if hr.Spec.Install != nil && hr.Spec.Install.CRDs != "" {
+			out.CRDs = string(hr.Spec.Install.CRDs)
+		}
+		spec = hr.Spec
+	case "v2beta1":
+		var hr helmv2beta1.HelmRelease
+		if err := decodeStrict(u, &hr); err != nil {
+			return out, nil, err
+		}
+		out.ReleaseName, out.Namespace = hr.GetReleaseName(), hr.GetReleaseNamespace()
+		out.CRDs = "Create"
+		if hr.Spec.Install != nil {
+			if hr.Spec.Install.CRDs != "" {
+				out.CRDs = string(hr.Spec.Install.CRDs)
+			} else if hr.Spec.Install.SkipCRDs {
+				out.CRDs = "Skip"
+			}
+		}
+		spec = hr.Spec
+	default:
+		return out, nil, fmt.Errorf("unsupported version %s of HelmRelease (v2, v2beta2 and v2beta1 are read)", u.GetAPIVersion())
+	}
+	// The fields rendering needs have the same shape in every version.
+	var common struct {
+		Values        map[string]any `json:"values,omitempty"`
+		ValuesFrom    []valuesRef    `json:"valuesFrom,omitempty"`
+		PostRenderers []struct {
+			Kustomize *kustomizePostRenderer `json:"kustomize,omitempty"`
+		} `json:"postRenderers,omitempty"`
+	}
+	if err := convert(spec, &common); err != nil {
+		return out, nil, err
+	}
+	out.Values, out.ValuesFrom = common.Values, common.ValuesFrom
+	for _, pr := range common.PostRenderers {
+		if pr.Kustomize != nil {
+			out.PostRenderers = append(out.PostRenderers, *pr.Kustomize)
+		}
+	}
+	out.ReleaseName = shortenReleaseName(out.ReleaseName)
+	return out, warnings, nil
+}
+
+// shortenReleaseName keeps release names within Helm's 53 characters the
+// way Flux does: the first 40 characters, a hyphen, and the first 12 hex
+// digits of the name's SHA-256.
+func shortenReleaseName(name string) string {
+	if len(name) <= 53 {
+		return name
+	}
+	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(name)))
+	return name[:40] + "-" + sum[:12]
+}
