@@ -1,6 +1,35 @@
 // Package render turns a source artifact and a unit's spec into Kubernetes
-// objects, with Kustomize and Helm, following Flux's semantics; and loads a
-// whole Flux repository (Kustomizations and HelmReleases that produce more of
-// them) into a graph of units. Every object carries its provenance. Its
-// output feeds dag and apply.
+// objects, following Flux's semantics, and is the stage between source and
+// dag. Every rendered object carries its Provenance: the unit, the file (or
+// chart template) it came from, the source revision, and for Helm the chart
+// and its digest.
+//
+// Kustomize renders Flux Kustomizations (kustomize.toolkit.fluxcd.io v1 and
+// v1beta2) with krusty over the artifact in place: a path without a
+// kustomization.yaml gets one generated as Flux generates it; the spec's
+// targetNamespace, namePrefix, nameSuffix, patches, images and components
+// are written into the kustomization (replacing the kustomization's own
+// prefix, as in Flux); commonMetadata and postBuild substitution
+// (${var}, ${var:=default}, substituteFrom, the substitute: disabled
+// opt-out) are applied afterwards. Nothing outside the artifact root is
+// read.
+//
+// Helm renders Flux HelmReleases (helm.toolkit.fluxcd.io v2, v2beta2,
+// v2beta1) with the Helm SDK: release name and namespace defaulted as Flux
+// does, values from valuesFrom and spec.values, .Capabilities with a chosen
+// Kubernetes version and extra API versions (such as those CRDs elsewhere in
+// the graph provide), the CRD policy, hooks apart from regular objects, and
+// kustomize post-renderers.
+//
+// Both are safe for concurrent use: kustomize's process-wide OpenAPI schema
+// is shared by all builds except those of artifacts that set a custom one,
+// which run alone. A Cache shared by both keeps rendered units keyed by
+// artifact digest, spec and resolved values, so an unchanged unit is not
+// rendered twice.
+//
+// Unknown fields in Flux specs are errors; fields that affect rendering and
+// are not implemented (SOPS decryption, remote kubeConfig) are reported as
+// warnings on the Result. ValueSource supplies the ConfigMaps and Secrets
+// that substituteFrom and valuesFrom name, from anywhere: objects rendered
+// elsewhere in the graph, a caller's values, or a cluster.
 package render
