@@ -1,12 +1,19 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: test controlplane build vet fmt-check bench
+.PHONY: test test-race controlplane build vet fmt-check
 
 # test runs everything: builds the test control plane (once; cached per user),
-# builds every package and example, and runs all tests.
+# builds every package and example, runs all tests, and runs the concurrency
+# tests again under the race detector.
 test: controlplane build
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) test-race
+
+# test-race runs the tests that exercise concurrent use (renderers, the
+# scheduler, the cross-process build lock) with the race detector.
+test-race:
+	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler' ./render ./dag ./internal/testenv
 
 # controlplane builds kube-apiserver and etcd from Go modules into the user
 # cache, or does nothing when they are there (or KUBEBUILDER_ASSETS is set).

@@ -106,10 +106,11 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	if err != nil {
 		return fail("%s: %w", p, relErr(err, art.Path))
 	}
-	manifest, keepOrigin, err := withOriginAnnotations(manifest)
+	manifest, keepOrigin, deprecated, err := withOriginAnnotations(manifest)
 	if err != nil {
 		return fail("%s: %w", p, err)
 	}
+	warnings = append(warnings, deprecated...)
 	disk, err := fluxfs.MakeFsOnDiskSecure(art.Path)
 	if err != nil {
 		return fail("%w", err)
@@ -189,20 +190,28 @@ func build(fsys filesys.FileSystem, dir string) (m resmap.ResMap, err error) {
 }
 
 // withOriginAnnotations makes kustomize record each object's file, and
-// reports whether the user asked for that annotation to stay.
-func withOriginAnnotations(manifest []byte) ([]byte, bool, error) {
+// reports whether the user asked for that annotation to stay, and the
+// deprecated fields the kustomization uses. (Kustomize also prints those to
+// standard error itself; a Result carries them as warnings.)
+func withOriginAnnotations(manifest []byte) ([]byte, bool, []string, error) {
 	var kus kustypes.Kustomization
 	if err := yaml.Unmarshal(manifest, &kus); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
+	}
+	var deprecated []string
+	if msgs := kus.CheckDeprecatedFields(); msgs != nil {
+		for _, m := range *msgs {
+			deprecated = append(deprecated, "kustomization: "+strings.TrimPrefix(m, "# Warning: "))
+		}
 	}
 	for _, m := range kus.BuildMetadata {
 		if m == kustypes.OriginAnnotations {
-			return manifest, true, nil
+			return manifest, true, deprecated, nil
 		}
 	}
 	kus.BuildMetadata = append(kus.BuildMetadata, kustypes.OriginAnnotations)
 	out, err := yaml.Marshal(kus)
-	return out, false, err
+	return out, false, deprecated, err
 }
 
 // originFile reads the file an object came from (relative to the artifact

@@ -114,6 +114,9 @@ func TestKustomizeOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "apps-dev.yaml", dump(t, res))
+	if !strings.Contains(strings.Join(res.Warnings, "\n"), "'patchesStrategicMerge' is deprecated") {
+		t.Errorf("warnings %q do not report the deprecated field", res.Warnings)
+	}
 	// The nameReference configuration renamed the generated ConfigMap in the HelmRelease.
 	for _, o := range res.Objects {
 		if o.GetKind() == "HelmRelease" {
