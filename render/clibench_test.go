@@ -1,0 +1,104 @@
+//go:build unix
+
+package render
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+)
+
+// cliTools builds helm and kustomize from the nested internal/clitools
+// module (or takes them from GITOPSKIT_CLI_BIN) for the CLI comparison.
+func cliTools(b *testing.B) string {
+	if dir := os.Getenv("GITOPSKIT_CLI_BIN"); dir != "" {
+		return dir
+	}
+	_, file, _, _ := runtime.Caller(0)
+	mod := filepath.Join(filepath.Dir(file), "..", "internal", "clitools")
+	out := b.TempDir()
+	cmd := exec.Command("go", "build", "-o", out+string(filepath.Separator), "tool")
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building helm and kustomize in %s: %v\n%s", mod, err, msg)
+	}
+	return out
+}
+
+// BenchmarkRenderFleetCLI renders the same fleet as BenchmarkRenderFleet
+// three ways in one run: the CLI pipeline a user would script (kustomize
+// build per unit, helm template per release, one process each), gitopskit
+// in-process with no cache, and gitopskit with every unit cached. It
+// reports wall time per fleet and peak resident memory (for the CLI: the
+// largest single process; in-process: this test process).
+func BenchmarkRenderFleetCLI(b *testing.B) {
+	bin := cliTools(b)
+	art, chart, kss, hrs := benchFleet(b, 100)
+	ctx := context.Background()
+
+	b.Run("cli", func(b *testing.B) {
+		var peak int64
+		run := func(name string, args ...string) {
+			cmd := exec.Command(filepath.Join(bin, name), args...)
+			cmd.Stdout = nil
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+			}
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > peak {
+				peak = ru.Maxrss
+			}
+		}
+		for b.Loop() {
+			for i := range kss {
+				run("kustomize", "build", filepath.Join(art.Path, fmt.Sprintf("apps/app%03d/dev", i)))
+			}
+			for i := range hrs {
+				run("helm", "template", fmt.Sprintf("rel%03d", i), chart.Path, "--namespace", "cert-manager",
+					"--include-crds", "--set", fmt.Sprintf("replicas=%d", i%5+1))
+			}
+		}
+		b.ReportMetric(float64(peak)/1024, "peak-MiB")
+	})
+	inProcess := func(b *testing.B, cache *Cache) {
+		k := NewKustomize(KustomizeOptions{Cache: cache})
+		h := NewHelm(HelmOptions{Cache: cache})
+		for _, u := range kss {
+			if _, err := k.Render(ctx, art, u); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, u := range hrs {
+			if _, err := h.Render(ctx, chart, u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("gitopskit-cold", func(b *testing.B) {
+		for b.Loop() {
+			inProcess(b, nil)
+		}
+		b.ReportMetric(float64(maxRSS())/1024, "peak-MiB")
+	})
+	b.Run("gitopskit-warm", func(b *testing.B) {
+		cache := NewCache(0)
+		inProcess(b, cache)
+		for b.Loop() {
+			inProcess(b, cache)
+		}
+		b.ReportMetric(float64(maxRSS())/1024, "peak-MiB")
+	})
+}
+
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss
+}
