@@ -3,7 +3,6 @@
 package render
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,8 +39,6 @@ func cliTools(b *testing.B) string {
 func BenchmarkRenderFleetCLI(b *testing.B) {
 	bin := cliTools(b)
 	art, chart, kss, hrs := benchFleet(b, 100)
-	ctx := context.Background()
-
 	b.Run("cli", func(b *testing.B) {
 		var peak int64
 		run := func(name string, args ...string) {
@@ -65,20 +62,7 @@ func BenchmarkRenderFleetCLI(b *testing.B) {
 		}
 		b.ReportMetric(float64(peak)/1024, "peak-MiB")
 	})
-	inProcess := func(b *testing.B, cache *Cache) {
-		k := NewKustomize(KustomizeOptions{Cache: cache})
-		h := NewHelm(HelmOptions{Cache: cache})
-		for _, u := range kss {
-			if _, err := k.Render(ctx, art, u); err != nil {
-				b.Fatal(err)
-			}
-		}
-		for _, u := range hrs {
-			if _, err := h.Render(ctx, chart, u); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	inProcess := func(b *testing.B, cache *Cache) { renderFleet(b, cache, art, chart, kss, hrs) }
 	b.Run("gitopskit-cold", func(b *testing.B) {
 		for b.Loop() {
 			inProcess(b, nil)

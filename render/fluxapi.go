@@ -38,9 +38,9 @@ func decodeStrict(u *unstructured.Unstructured, out any) error {
 // kustomization is what rendering needs of a Flux Kustomization, whatever
 // its version.
 type kustomization struct {
-	Path           string
-	CommonMetadata *kustomizev1.CommonMetadata
-	PostBuild      *kustomizev1.PostBuild
+	Path           string                      `json:"path,omitempty"`
+	CommonMetadata *kustomizev1.CommonMetadata `json:"commonMetadata,omitempty"`
+	PostBuild      *kustomizev1.PostBuild      `json:"postBuild,omitempty"`
 }
 
 // kustomizationSpec reads a Flux Kustomization of a served version. Unknown
@@ -51,41 +51,40 @@ func kustomizationSpec(u *unstructured.Unstructured) (kustomization, []string, e
 	if gv.Group != KustomizeGroup || gv.Kind != "Kustomization" {
 		return kustomization{}, nil, fmt.Errorf("not a Flux Kustomization: %s", u.GetAPIVersion()+"/"+u.GetKind())
 	}
-	var warnings []string
+	var spec any
 	switch gv.Version {
 	case "v1":
 		var ks kustomizev1.Kustomization
 		if err := decodeStrict(u, &ks); err != nil {
 			return kustomization{}, nil, err
 		}
-		if ks.Spec.Decryption != nil {
-			warnings = append(warnings, "spec.decryption is not implemented: encrypted values are rendered as they are")
-		}
-		if ks.Spec.KubeConfig != nil {
-			warnings = append(warnings, "spec.kubeConfig is not implemented: the unit targets the reconciler's cluster")
-		}
-		return kustomization{Path: ks.Spec.Path, CommonMetadata: ks.Spec.CommonMetadata, PostBuild: ks.Spec.PostBuild}, warnings, nil
+		spec = ks.Spec
 	case "v1beta2":
 		var ks kustomizev1beta2.Kustomization
 		if err := decodeStrict(u, &ks); err != nil {
 			return kustomization{}, nil, err
 		}
-		if ks.Spec.Decryption != nil {
-			warnings = append(warnings, "spec.decryption is not implemented: encrypted values are rendered as they are")
-		}
-		if ks.Spec.KubeConfig != nil {
-			warnings = append(warnings, "spec.kubeConfig is not implemented: the unit targets the reconciler's cluster")
-		}
-		out := kustomization{Path: ks.Spec.Path}
-		if err := convert(ks.Spec.CommonMetadata, &out.CommonMetadata); err != nil {
-			return out, nil, err
-		}
-		if err := convert(ks.Spec.PostBuild, &out.PostBuild); err != nil {
-			return out, nil, err
-		}
-		return out, warnings, nil
+		spec = ks.Spec
+	default:
+		return kustomization{}, nil, fmt.Errorf("unsupported version %s of Kustomization (v1 and v1beta2 are read)", u.GetAPIVersion())
 	}
-	return kustomization{}, nil, fmt.Errorf("unsupported version %s of Kustomization (v1 and v1beta2 are read)", u.GetAPIVersion())
+	// What rendering reads has the same shape in both versions.
+	var common struct {
+		kustomization
+		Decryption *struct{} `json:"decryption,omitempty"`
+		KubeConfig *struct{} `json:"kubeConfig,omitempty"`
+	}
+	if err := convert(spec, &common); err != nil {
+		return kustomization{}, nil, err
+	}
+	var warnings []string
+	if common.Decryption != nil {
+		warnings = append(warnings, "spec.decryption is not implemented: encrypted values are rendered as they are")
+	}
+	if common.KubeConfig != nil {
+		warnings = append(warnings, "spec.kubeConfig is not implemented: the unit targets the reconciler's cluster")
+	}
+	return common.kustomization, warnings, nil
 }
 
 // convert copies between two versions of the same shape through JSON.

@@ -51,54 +51,44 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	var (
 		out      helmRelease
 		warnings []string
-		spec     any
+		typed    interface {
+			GetReleaseName() string
+			GetReleaseNamespace() string
+		}
+		spec any
 	)
 	switch gvk.Version {
 	case "v2":
 		var hr helmv2.HelmRelease
+		typed, spec = &hr, &hr.Spec
 		if err := decodeStrict(u, &hr); err != nil {
 			return out, nil, err
-		}
-		out.ReleaseName, out.Namespace = hr.GetReleaseName(), hr.GetReleaseNamespace()
-		out.CRDs = "Create"
-		if hr.Spec.Install != nil && hr.Spec.Install.CRDs != "" {
-			out.CRDs = string(hr.Spec.Install.CRDs)
 		}
 		if hr.Spec.KubeConfig != nil {
 			warnings = append(warnings, "spec.kubeConfig is not implemented: the release targets the reconciler's cluster")
 		}
-		spec = hr.Spec
 	case "v2beta2":
 		var hr helmv2beta2.HelmRelease
+		typed, spec = &hr, &hr.Spec
 		if err := decodeStrict(u, &hr); err != nil {
 			return out, nil, err
 		}
-		out.ReleaseName, out.Namespace = hr.GetReleaseName(), hr.GetReleaseNamespace()
-		out.CRDs = "Create"
-		if hr.Spec.Install != nil && hr.Spec.Install.CRDs != "" {
-			out.CRDs = string(hr.Spec.Install.CRDs)
-		}
-		spec = hr.Spec
 	case "v2beta1":
 		var hr helmv2beta1.HelmRelease
+		typed, spec = &hr, &hr.Spec
 		if err := decodeStrict(u, &hr); err != nil {
 			return out, nil, err
 		}
-		out.ReleaseName, out.Namespace = hr.GetReleaseName(), hr.GetReleaseNamespace()
-		out.CRDs = "Create"
-		if hr.Spec.Install != nil {
-			if hr.Spec.Install.CRDs != "" {
-				out.CRDs = string(hr.Spec.Install.CRDs)
-			} else if hr.Spec.Install.SkipCRDs {
-				out.CRDs = "Skip"
-			}
-		}
-		spec = hr.Spec
 	default:
 		return out, nil, fmt.Errorf("unsupported version %s of HelmRelease (v2, v2beta2 and v2beta1 are read)", u.GetAPIVersion())
 	}
+	out.ReleaseName, out.Namespace = typed.GetReleaseName(), typed.GetReleaseNamespace()
 	// The fields rendering needs have the same shape in every version.
 	var common struct {
+		Install *struct {
+			CRDs     string `json:"crds,omitempty"`
+			SkipCRDs bool   `json:"skipCRDs,omitempty"` // v2beta1
+		} `json:"install,omitempty"`
 		Values        map[string]any `json:"values,omitempty"`
 		ValuesFrom    []valuesRef    `json:"valuesFrom,omitempty"`
 		PostRenderers []struct {
@@ -109,6 +99,14 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		return out, nil, err
 	}
 	out.Values, out.ValuesFrom = common.Values, common.ValuesFrom
+	out.CRDs = "Create" // Flux's default on install
+	if in := common.Install; in != nil {
+		if in.CRDs != "" {
+			out.CRDs = in.CRDs
+		} else if in.SkipCRDs {
+			out.CRDs = "Skip"
+		}
+	}
 	for _, pr := range common.PostRenderers {
 		if pr.Kustomize != nil {
 			out.PostRenderers = append(out.PostRenderers, *pr.Kustomize)
