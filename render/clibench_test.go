@@ -3,6 +3,7 @@
 package render
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,11 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/source"
 )
 
 // cliTools builds helm and kustomize from the nested internal/clitools
@@ -69,6 +75,12 @@ func BenchmarkRenderFleetCLI(b *testing.B) {
 		}
 		b.ReportMetric(float64(maxRSS())/1024, "peak-MiB")
 	})
+	b.Run("gitopskit-cold-parallel", func(b *testing.B) {
+		for b.Loop() {
+			renderFleetParallel(b, art, chart, kss, hrs)
+		}
+		b.ReportMetric(float64(maxRSS())/1024, "peak-MiB")
+	})
 	b.Run("gitopskit-warm", func(b *testing.B) {
 		cache := NewCache(0)
 		inProcess(b, cache)
@@ -85,4 +97,23 @@ func maxRSS() int64 {
 		return 0
 	}
 	return ru.Maxrss
+}
+
+// renderFleetParallel renders the fleet with one worker per CPU, as a
+// caller rendering a whole repository would.
+func renderFleetParallel(b *testing.B, art, chart *source.Artifact, kss, hrs []*unstructured.Unstructured) {
+	ctx := context.Background()
+	k := NewKustomize(KustomizeOptions{})
+	h := NewHelm(HelmOptions{})
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, u := range kss {
+		g.Go(func() error { _, err := k.Render(ctx, art, u); return err })
+	}
+	for _, u := range hrs {
+		g.Go(func() error { _, err := h.Render(ctx, chart, u); return err })
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
 }
