@@ -1,0 +1,454 @@
+package render
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// SourceGroup is the API group of Flux sources.
+const SourceGroup = "source.toolkit.fluxcd.io"
+
+// LoadOptions configure Load. The zero value works for a repository whose
+// Kustomizations all use the repository being loaded and whose charts come
+// from reachable repositories.
+type LoadOptions struct {
+	// Mirrors rewrite Git and Helm repository URLs, so a load can run with
+	// no network.
+	Mirrors source.Mirrors
+	// Self lists URLs of the repository being loaded: a GitRepository with
+	// one of them resolves to the loaded artifact itself. With none given,
+	// the GitRepository flux-system/flux-system (what flux bootstrap
+	// writes) does.
+	Self []string
+	// Values supplies ConfigMaps and Secrets that substituteFrom and
+	// valuesFrom name and that no unit renders (e.g. created out of band).
+	Values ValueSource
+	// MissingValuesEmpty treats a reference that nothing resolves as empty
+	// instead of failing the unit; each one is still reported as a
+	// warning.
+	MissingValuesEmpty bool
+	// Concurrency bounds how many units render at once (default: GOMAXPROCS).
+	Concurrency int
+	// KubeVersion is Helm's .Capabilities.KubeVersion.
+	KubeVersion string
+	// CacheDir is where fetched sources are cached (default: the user
+	// cache directory).
+	CacheDir string
+	// Cache keeps rendered units between loads.
+	Cache *Cache
+}
+
+// Unit is one Flux Kustomization or HelmRelease of a repository, rendered.
+type Unit struct {
+	// ID is Kind/namespace/name.
+	ID string
+	// Object is the Flux object itself.
+	Object *unstructured.Unstructured
+	// Parent is the unit whose output held Object ("" for the root).
+	Parent string
+	// DependsOn lists unit IDs from spec.dependsOn (namespace defaulted to
+	// the unit's own, as Flux does).
+	DependsOn []string
+	// Revision is the source revision rendered; SpecHash a digest of the
+	// spec, so a change to either is visible.
+	Revision, SpecHash string
+	Objects            []Object
+	Hooks              []Hook
+	Warnings           []string
+	Suspended          bool
+	// HealthChecks are the extra objects spec.healthChecks names.
+	HealthChecks []ObjectRef
+	Timeout      time.Duration
+	// Err is why the unit did not render; BlockedBy names the failed unit
+	// it depends on, directly or not, when it was not rendered for that
+	// reason.
+	Err       error
+	BlockedBy string
+}
+
+// ObjectRef names an object by kind, namespace and name (and API version
+// where it matters).
+type ObjectRef struct {
+	APIVersion, Kind, Namespace, Name string
+}
+
+// Graph is a whole repository: every unit, sorted by ID.
+type Graph struct {
+	Units []*Unit
+}
+
+// Unit returns the unit with the given ID, or nil.
+func (g *Graph) Unit(id string) *Unit {
+	for _, u := range g.Units {
+		if u.ID == id {
+			return u
+		}
+	}
+	return nil
+}
+
+// RootID is the ID Load gives the root unit it makes for the root path.
+const RootID = "Kustomization/flux-system/flux-system"
+
+// Load renders a repository as Flux would reconcile it: it renders rootPath
+// of art as the root Kustomization (flux-system/flux-system, as flux
+// bootstrap names it), and every Kustomization and HelmRelease found in the
+// output becomes a unit, rendered in turn, until nothing new appears. Units
+// render in parallel, each once its source is known and the ConfigMaps and
+// Secrets it reads (from anywhere in the graph, or opts.Values) have been
+// rendered. A unit that fails to render carries its error; the rest of the
+// graph still renders, and units that depend on a failed one are marked
+// blocked. Load fails only when the root cannot be rendered.
+func Load(ctx context.Context, art *source.Artifact, rootPath string, opts LoadOptions) (*Graph, error) {
+	l := newLoader(art, opts)
+	root := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+		"kind":       "Kustomization",
+		"metadata":   map[string]any{"name": "flux-system", "namespace": "flux-system"},
+		"spec": map[string]any{
+			"interval":  "10m",
+			"path":      rootPath,
+			"prune":     true,
+			"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"},
+		},
+	}}
+	l.add(root, "")
+	if err := l.run(ctx); err != nil {
+		return nil, err
+	}
+	g := l.graph()
+	if u := g.Unit(RootID); u != nil && u.Err != nil {
+		return g, u.Err
+	}
+	return g, nil
+}
+
+type graphLoader struct {
+	art     *source.Artifact
+	opts    LoadOptions
+	mu      sync.Mutex
+	units   map[string]*Unit
+	pending []*Unit
+	objects map[string]Object // every rendered object by Kind/namespace/name
+	sources map[string]*unstructured.Unstructured
+	fetches map[string]*fetchResult
+}
+
+type fetchResult struct {
+	once sync.Once
+	art  *source.Artifact
+	err  error
+}
+
+func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
+	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
+		sources: map[string]*unstructured.Unstructured{}, fetches: map[string]*fetchResult{}}
+	return l
+}
+
+// add records a Flux unit object found in parent's output.
+func (l *graphLoader) add(obj *unstructured.Unstructured, parent string) {
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace("flux-system")
+	}
+	id := UnitID(obj)
+	if _, ok := l.units[id]; ok {
+		return
+	}
+	spec, _ := json.Marshal(obj.Object["spec"])
+	sum := sha256.Sum256(spec)
+	u := &Unit{ID: id, Object: obj, Parent: parent, SpecHash: "sha256:" + hex.EncodeToString(sum[:])}
+	u.Suspended, _, _ = unstructured.NestedBool(obj.Object, "spec", "suspend")
+	if d, ok, _ := unstructured.NestedString(obj.Object, "spec", "timeout"); ok {
+		u.Timeout, _ = time.ParseDuration(d)
+	}
+	deps, _, _ := unstructured.NestedSlice(obj.Object, "spec", "dependsOn")
+	for _, d := range deps {
+		m, _ := d.(map[string]any)
+		name, _ := m["name"].(string)
+		ns, _ := m["namespace"].(string)
+		if ns == "" {
+			ns = obj.GetNamespace()
+		}
+		u.DependsOn = append(u.DependsOn, obj.GetKind()+"/"+ns+"/"+name)
+	}
+	checks, _, _ := unstructured.NestedSlice(obj.Object, "spec", "healthChecks")
+	for _, c := range checks {
+		m, _ := c.(map[string]any)
+		r := ObjectRef{}
+		r.APIVersion, _ = m["apiVersion"].(string)
+		r.Kind, _ = m["kind"].(string)
+		r.Name, _ = m["name"].(string)
+		r.Namespace, _ = m["namespace"].(string)
+		u.HealthChecks = append(u.HealthChecks, r)
+	}
+	l.units[id] = u
+	l.pending = append(l.pending, u)
+}
+
+// run renders pending units in waves until no unit can make progress.
+func (l *graphLoader) run(ctx context.Context) error {
+	limit := l.opts.Concurrency
+	if limit <= 0 {
+		limit = runtime.GOMAXPROCS(0)
+	}
+	final := false // the last wave renders even with unresolved values
+	for len(l.pending) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		wave := l.pending
+		l.pending = nil
+		slices.SortFunc(wave, func(a, b *Unit) int { return strings.Compare(a.ID, b.ID) })
+		apiVersions := l.crdAPIVersions()
+		var deferred []*Unit
+		var g errgroup.Group
+		g.SetLimit(limit)
+		results := make([]*Result, len(wave))
+		errs := make([]error, len(wave))
+		ready := make([]bool, len(wave))
+		for i, u := range wave {
+			if !final && !l.valuesReady(u) {
+				deferred = append(deferred, u)
+				continue
+			}
+			ready[i] = true
+			g.Go(func() error {
+				results[i], errs[i] = l.render(ctx, u, apiVersions, final)
+				return nil
+			})
+		}
+		g.Wait()
+		progress := false
+		for i, u := range wave {
+			if !ready[i] {
+				continue
+			}
+			if errors.Is(errs[i], errNotYet) {
+				deferred = append(deferred, u)
+				continue
+			}
+			progress = true
+			if errs[i] != nil {
+				u.Err = errs[i]
+				continue
+			}
+			l.absorb(u, results[i])
+		}
+		l.pending = append(l.pending, deferred...)
+		final = !progress && len(deferred) > 0
+	}
+	return nil
+}
+
+// absorb takes a rendered unit's output into the graph: its objects, the
+// sources it defines, and the units it applies.
+func (l *graphLoader) absorb(u *Unit, res *Result) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u.Objects, u.Hooks = res.Objects, res.Hooks
+	u.Warnings = append(u.Warnings, res.Warnings...)
+	for _, o := range res.Objects {
+		gvk := o.GroupVersionKind()
+		key := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
+		l.objects[key] = o
+		switch {
+		case gvk.Group == SourceGroup:
+			if o.GetNamespace() == "" {
+				o.SetNamespace("flux-system")
+			}
+			l.sources[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = o.Unstructured
+		case (gvk.Group == KustomizeGroup && gvk.Kind == "Kustomization") || (gvk.Group == HelmGroup && gvk.Kind == "HelmRelease"):
+			l.add(o.DeepCopy(), u.ID)
+		}
+	}
+}
+
+// crdAPIVersions lists group/version and group/version/Kind for every CRD
+// rendered so far, for Helm's .Capabilities.
+func (l *graphLoader) crdAPIVersions() []string {
+	var out []string
+	for _, o := range l.objects {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		versions, _, _ := unstructured.NestedSlice(o.Object, "spec", "versions")
+		for _, v := range versions {
+			m, _ := v.(map[string]any)
+			name, _ := m["name"].(string)
+			out = append(out, group+"/"+name, group+"/"+name+"/"+kind)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// valuesReady reports whether every ConfigMap and Secret the unit reads is
+// known (rendered, or supplied), so rendering now gives the final answer.
+func (l *graphLoader) valuesReady(u *Unit) bool {
+	for _, ref := range valueRefs(u.Object) {
+		if _, ok := l.objects[ref]; ok {
+			continue
+		}
+		if l.opts.Values != nil {
+			parts := strings.SplitN(ref, "/", 3)
+			if _, err := l.opts.Values.Data(context.Background(), parts[0], parts[1], parts[2]); err == nil {
+				continue
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// valueRefs lists "Kind/namespace/name" of the ConfigMaps and Secrets a
+// unit's substituteFrom or valuesFrom names.
+func valueRefs(obj *unstructured.Unstructured) []string {
+	var refs []any
+	if r, ok, _ := unstructured.NestedSlice(obj.Object, "spec", "postBuild", "substituteFrom"); ok {
+		refs = append(refs, r...)
+	}
+	if r, ok, _ := unstructured.NestedSlice(obj.Object, "spec", "valuesFrom"); ok {
+		refs = append(refs, r...)
+	}
+	var out []string
+	for _, r := range refs {
+		m, _ := r.(map[string]any)
+		kind, _ := m["kind"].(string)
+		name, _ := m["name"].(string)
+		out = append(out, kind+"/"+obj.GetNamespace()+"/"+name)
+	}
+	return out
+}
+
+func (l *graphLoader) graph() *Graph {
+	g := &Graph{}
+	for _, u := range l.units {
+		g.Units = append(g.Units, u)
+	}
+	slices.SortFunc(g.Units, func(a, b *Unit) int { return strings.Compare(a.ID, b.ID) })
+	// Units that depend on a failed or blocked unit are blocked.
+	failedRoot := map[string]string{}
+	var blockedBy func(id string, seen map[string]bool) string
+	blockedBy = func(id string, seen map[string]bool) string {
+		if r, ok := failedRoot[id]; ok {
+			return r
+		}
+		u := l.units[id]
+		if u == nil || seen[id] {
+			return ""
+		}
+		seen[id] = true
+		if u.Err != nil && u.BlockedBy == "" {
+			failedRoot[id] = id
+			return id
+		}
+		for _, d := range u.DependsOn {
+			if r := blockedBy(d, seen); r != "" {
+				failedRoot[id] = r
+				return r
+			}
+		}
+		failedRoot[id] = ""
+		return ""
+	}
+	for _, u := range g.Units {
+		if u.Err != nil {
+			continue
+		}
+		for _, d := range u.DependsOn {
+			if r := blockedBy(d, map[string]bool{}); r != "" {
+				u.BlockedBy = r
+				break
+			}
+		}
+	}
+	return g
+}
+
+// graphValues resolves ConfigMaps and Secrets from the objects rendered so
+// far, then from the caller's values.
+type graphValues struct{ l *graphLoader }
+
+func (v *graphValues) Data(ctx context.Context, kind, namespace, name string) (map[string]string, error) {
+	v.l.mu.Lock()
+	o, ok := v.l.objects[kind+"/"+namespace+"/"+name]
+	v.l.mu.Unlock()
+	if ok {
+		return objectData(o.Unstructured)
+	}
+	if v.l.opts.Values != nil {
+		return v.l.opts.Values.Data(ctx, kind, namespace, name)
+	}
+	return nil, ErrNotFound
+}
+
+// objectData reads a ConfigMap's data and binaryData, or a Secret's data
+// (decoded) and stringData.
+func objectData(u *unstructured.Unstructured) (map[string]string, error) {
+	out := map[string]string{}
+	switch u.GetKind() {
+	case "ConfigMap":
+		d, _, _ := unstructured.NestedStringMap(u.Object, "data")
+		for k, v := range d {
+			out[k] = v
+		}
+	case "Secret":
+		d, _, _ := unstructured.NestedStringMap(u.Object, "data")
+		for k, v := range d {
+			b, err := decodeBase64(v)
+			if err != nil {
+				return nil, fmt.Errorf("Secret %s/%s: data[%s] is not base64", u.GetNamespace(), u.GetName(), k)
+			}
+			out[k] = string(b)
+		}
+		sd, _, _ := unstructured.NestedStringMap(u.Object, "stringData")
+		for k, v := range sd {
+			out[k] = v
+		}
+	default:
+		return nil, errors.New("not a ConfigMap or Secret")
+	}
+	return out, nil
+}
+
+// DagUnits returns the graph's units for package dag, each with its
+// dependsOn and rendered objects (hooks included: they are applied too),
+// so the graph can be ordered and checked. Units that did not render have
+// no objects.
+func (g *Graph) DagUnits() ([]dag.Unit, error) {
+	out := make([]dag.Unit, 0, len(g.Units))
+	var errs []error
+	for _, u := range g.Units {
+		objs := make([]*unstructured.Unstructured, 0, len(u.Objects)+len(u.Hooks))
+		for _, o := range u.Objects {
+			objs = append(objs, o.Unstructured)
+		}
+		for _, h := range u.Hooks {
+			objs = append(objs, h.Unstructured)
+		}
+		du, err := dag.UnitOf(u.ID, u.DependsOn, objs)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, du)
+	}
+	return out, errors.Join(errs...)
+}

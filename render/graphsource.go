@@ -1,0 +1,228 @@
+package render
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// errNotYet marks a unit whose source no unit rendered so far defines; it
+// waits for the next wave.
+var errNotYet = errors.New("source not rendered yet")
+
+func decodeBase64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// render renders one unit with its source resolved.
+func (l *graphLoader) render(ctx context.Context, u *Unit, apiVersions []string, final bool) (*Result, error) {
+	values := ValueSource(&graphValues{l: l})
+	var missing []string
+	if final && l.opts.MissingValuesEmpty {
+		values = &emptyWhenMissing{inner: values, missing: &missing}
+	}
+	gvk := u.Object.GroupVersionKind()
+	var (
+		res *Result
+		art *source.Artifact
+		err error
+	)
+	switch gvk.Group {
+	case KustomizeGroup:
+		kind, _, _ := unstructured.NestedString(u.Object.Object, "spec", "sourceRef", "kind")
+		name, _, _ := unstructured.NestedString(u.Object.Object, "spec", "sourceRef", "name")
+		ns, _, _ := unstructured.NestedString(u.Object.Object, "spec", "sourceRef", "namespace")
+		if ns == "" {
+			ns = u.Object.GetNamespace()
+		}
+		if art, err = l.sourceArtifact(ctx, kind, ns, name, final); err != nil {
+			return nil, err
+		}
+		k := NewKustomize(KustomizeOptions{Values: values, Cache: l.opts.Cache})
+		res, err = k.Render(ctx, art, u.Object)
+	case HelmGroup:
+		if art, err = l.chartArtifact(ctx, u.Object, final); err != nil {
+			return nil, err
+		}
+		h := NewHelm(HelmOptions{Values: values, Cache: l.opts.Cache, KubeVersion: l.opts.KubeVersion, APIVersions: apiVersions})
+		res, err = h.Render(ctx, art, u.Object)
+	default:
+		return nil, fmt.Errorf("%s: not a Flux Kustomization or HelmRelease", u.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u.Revision = art.Revision
+	for _, m := range missing {
+		res.Warnings = append(res.Warnings, m+" was not found and was treated as empty")
+	}
+	return res, nil
+}
+
+// emptyWhenMissing answers a missing ConfigMap or Secret with no data, and
+// remembers it.
+type emptyWhenMissing struct {
+	inner   ValueSource
+	missing *[]string
+}
+
+func (e *emptyWhenMissing) Data(ctx context.Context, kind, namespace, name string) (map[string]string, error) {
+	d, err := e.inner.Data(ctx, kind, namespace, name)
+	if errors.Is(err, ErrNotFound) {
+		*e.missing = append(*e.missing, kind+"/"+namespace+"/"+name)
+		return map[string]string{}, nil
+	}
+	return d, err
+}
+
+// lookupSource finds a Flux source object rendered so far.
+func (l *graphLoader) lookupSource(kind, namespace, name string, final bool) (*unstructured.Unstructured, error) {
+	l.mu.Lock()
+	obj, ok := l.sources[kind+"/"+namespace+"/"+name]
+	l.mu.Unlock()
+	if ok {
+		return obj, nil
+	}
+	if !final {
+		return nil, errNotYet
+	}
+	return nil, fmt.Errorf("sourceRef %s/%s/%s: no such source in the repository", kind, namespace, name)
+}
+
+// isSelf reports whether a GitRepository is the repository being loaded.
+func (l *graphLoader) isSelf(namespace, name, url string) bool {
+	if len(l.opts.Self) == 0 {
+		return namespace == "flux-system" && name == "flux-system"
+	}
+	for _, s := range l.opts.Self {
+		if strings.TrimSuffix(s, ".git") == strings.TrimSuffix(url, ".git") {
+			return true
+		}
+	}
+	return false
+}
+
+// fetchOnce fetches a source once per load, however many units use it.
+func (l *graphLoader) fetchOnce(ctx context.Context, key string, src source.Source) (*source.Artifact, error) {
+	l.mu.Lock()
+	f, ok := l.fetches[key]
+	if !ok {
+		f = &fetchResult{}
+		l.fetches[key] = f
+	}
+	l.mu.Unlock()
+	f.once.Do(func() { f.art, f.err = src.Fetch(ctx) })
+	return f.art, f.err
+}
+
+// sourceArtifact resolves a Kustomization's sourceRef.
+func (l *graphLoader) sourceArtifact(ctx context.Context, kind, namespace, name string, final bool) (*source.Artifact, error) {
+	if kind == "" {
+		kind = "GitRepository"
+	}
+	if kind == "GitRepository" && namespace == "flux-system" && name == "flux-system" && len(l.opts.Self) == 0 {
+		return l.art, nil // the root's own source, even before gotk-sync.yaml is rendered
+	}
+	if kind != "GitRepository" {
+		return nil, fmt.Errorf("sourceRef %s/%s/%s: %s sources are not implemented for Kustomizations", kind, namespace, name, kind)
+	}
+	obj, err := l.lookupSource(kind, namespace, name, final)
+	if err != nil {
+		return nil, err
+	}
+	url, _, _ := unstructured.NestedString(obj.Object, "spec", "url")
+	if l.isSelf(namespace, name, url) {
+		return l.art, nil
+	}
+	ref := source.GitRef{}
+	ref.Branch, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "branch")
+	ref.Tag, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "tag")
+	ref.SemVer, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "semver")
+	ref.Name, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "name")
+	ref.Commit, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "commit")
+	if ref == (source.GitRef{}) {
+		ref.Branch = "master" // Flux's default when spec.ref is empty
+	}
+	ignore, _, _ := unstructured.NestedString(obj.Object, "spec", "ignore")
+	g := source.NewGit(l.opts.Mirrors.Rewrite(url), source.GitOptions{Ref: ref, Ignore: ignore, CacheDir: cacheSub(l.opts.CacheDir, "git")})
+	return l.fetchOnce(ctx, "GitRepository/"+namespace+"/"+name, g)
+}
+
+func cacheSub(dir, sub string) string {
+	if dir == "" {
+		return ""
+	}
+	return path.Join(dir, sub)
+}
+
+// chartArtifact resolves a HelmRelease's chart: chart.spec with a
+// HelmRepository (HTTP or OCI) or GitRepository source, or chartRef to an
+// OCIRepository.
+func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstructured, final bool) (*source.Artifact, error) {
+	ns := hr.GetNamespace()
+	if ref, ok, _ := unstructured.NestedMap(hr.Object, "spec", "chartRef"); ok {
+		kind, _ := ref["kind"].(string)
+		name, _ := ref["name"].(string)
+		if n, _ := ref["namespace"].(string); n != "" {
+			ns = n
+		}
+		if kind != "OCIRepository" {
+			return nil, fmt.Errorf("chartRef %s/%s/%s: only OCIRepository chart references are implemented", kind, ns, name)
+		}
+		obj, err := l.lookupSource(kind, ns, name, final)
+		if err != nil {
+			return nil, err
+		}
+		url, _, _ := unstructured.NestedString(obj.Object, "spec", "url")
+		version, _, _ := unstructured.NestedString(obj.Object, "spec", "ref", "semver")
+		if tag, _, _ := unstructured.NestedString(obj.Object, "spec", "ref", "tag"); tag != "" {
+			version = tag
+		}
+		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
+		repo, chart := path.Dir(strings.TrimPrefix(url, "oci://")), path.Base(url)
+		src := source.NewHelmChart(l.opts.Mirrors.Rewrite("oci://"+repo), chart, version,
+			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}})
+		return l.fetchOnce(ctx, "OCIRepository/"+ns+"/"+name+"@"+version, src)
+	}
+	spec, ok, _ := unstructured.NestedMap(hr.Object, "spec", "chart", "spec")
+	if !ok {
+		return nil, errors.New("spec.chart.spec or spec.chartRef is required")
+	}
+	chart, _ := spec["chart"].(string)
+	version, _ := spec["version"].(string)
+	sref, _ := spec["sourceRef"].(map[string]any)
+	kind, _ := sref["kind"].(string)
+	name, _ := sref["name"].(string)
+	if n, _ := sref["namespace"].(string); n != "" {
+		ns = n
+	}
+	switch kind {
+	case "HelmRepository":
+		obj, err := l.lookupSource(kind, ns, name, final)
+		if err != nil {
+			return nil, err
+		}
+		url, _, _ := unstructured.NestedString(obj.Object, "spec", "url")
+		typ, _, _ := unstructured.NestedString(obj.Object, "spec", "type")
+		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
+		if typ == "oci" && !strings.HasPrefix(url, "oci://") {
+			url = "oci://" + strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
+		}
+		src := source.NewHelmChart(l.opts.Mirrors.Rewrite(url), chart, version,
+			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}})
+		return l.fetchOnce(ctx, "HelmRepository/"+ns+"/"+name+"/"+chart+"@"+version, src)
+	case "GitRepository":
+		art, err := l.sourceArtifact(ctx, kind, ns, name, final)
+		if err != nil {
+			return nil, err
+		}
+		src := source.NewLocalChart(art, chart, source.ChartOptions{Mirrors: l.opts.Mirrors, Helm: source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm")}})
+		return l.fetchOnce(ctx, "GitRepository/"+ns+"/"+name+"#"+chart, src)
+	}
+	return nil, fmt.Errorf("chart sourceRef kind %q is not implemented (HelmRepository and GitRepository are)", kind)
+}
