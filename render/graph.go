@@ -145,8 +145,16 @@ type graphLoader struct {
 	units   map[string]*Unit
 	pending []*Unit
 	objects map[string]Object // every rendered object by Kind/namespace/name
-	sources map[string]*unstructured.Unstructured
+	sources map[string]*sourceEntry
 	fetches map[string]*fetchResult
+}
+
+// sourceEntry is a Flux source object found in some unit's output.
+type sourceEntry struct {
+	obj      *unstructured.Unstructured
+	file     string
+	warnings []string
+	err      error
 }
 
 type fetchResult struct {
@@ -157,7 +165,7 @@ type fetchResult struct {
 
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
-		sources: map[string]*unstructured.Unstructured{}, fetches: map[string]*fetchResult{}}
+		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}}
 	return l
 }
 
@@ -272,7 +280,8 @@ func (l *graphLoader) absorb(u *Unit, res *Result) {
 			if o.GetNamespace() == "" {
 				o.SetNamespace("flux-system")
 			}
-			l.sources[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = o.Unstructured
+			warnings, err := checkSource(o.Unstructured)
+			l.sources[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = &sourceEntry{obj: o.Unstructured, file: o.Provenance.File, warnings: warnings, err: err}
 		case (gvk.Group == KustomizeGroup && gvk.Kind == "Kustomization") || (gvk.Group == HelmGroup && gvk.Kind == "HelmRelease"):
 			l.add(o.DeepCopy(), u.ID)
 		}

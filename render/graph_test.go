@@ -208,3 +208,55 @@ var fluxKinds = []dag.GroupKind{
 	{Group: KustomizeGroup, Kind: "Kustomization"}, {Group: HelmGroup, Kind: "HelmRelease"},
 	{Group: SourceGroup, Kind: "GitRepository"}, {Group: SourceGroup, Kind: "HelmRepository"},
 }
+
+func TestLoadEdgeCases(t *testing.T) {
+	charts := seedCharts(t)
+	dir := t.TempDir()
+	writeRepo(t, dir, map[string]string{
+		"root/units.yaml":          kustomizationYAML("infra", "./infra"),
+		"infra/kustomization.yaml": "resources: [sources.yaml, releases.yaml]\n",
+		"infra/sources.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: flux-system}\nspec:\n  interval: 1h\n  url: https://charts.example.invalid\n  secretRef: {name: creds}\n" +
+			"---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: typo, namespace: flux-system}\nspec:\n  interval: 1h\n  urll: https://x\n",
+		"infra/releases.yaml": helmReleaseYAML("gw", "flux-system", "gateway", "1.x", "") +
+			"---\n" + strings.Replace(helmReleaseYAML("bad-source", "flux-system", "gateway", "1.x", ""), "name: charts", "name: typo", 1) +
+			"---\n" + helmReleaseYAML("needs-values", "flux-system", "postgresql", "15.x", "  valuesFrom:\n  - {kind: ConfigMap, name: made-elsewhere}\n") +
+			"---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: local, namespace: flux-system}\nspec:\n  interval: 1m\n  chart:\n    spec:\n      chart: ./charts/local\n      sourceRef: {kind: GitRepository, name: flux-system}\n",
+		"charts/local/Chart.yaml":        "apiVersion: v2\nname: local\nversion: 0.1.0\n",
+		"charts/local/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local}\n",
+	})
+	art, err := source.NewDir(dir, source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(opts LoadOptions) *Graph {
+		opts.Mirrors = source.Mirrors{"https://charts.example.invalid": charts.URL}
+		opts.CacheDir = t.TempDir()
+		g, err := Load(context.Background(), art, "root", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g := load(LoadOptions{})
+	if u := g.Unit("HelmRelease/flux-system/gw"); u.Err != nil || !strings.Contains(strings.Join(u.Warnings, "\n"), "spec.secretRef: credentials are not read") {
+		t.Errorf("gw: err %v warnings %v", u.Err, u.Warnings)
+	}
+	if err := g.Unit("HelmRelease/flux-system/bad-source").Err; err == nil || !strings.Contains(err.Error(), `infra/sources.yaml: HelmRepository flux-system/typo`) || !strings.Contains(err.Error(), `unknown field "urll"`) {
+		t.Errorf("bad-source: %v", err)
+	}
+	if err := g.Unit("HelmRelease/flux-system/needs-values").Err; err == nil || !strings.Contains(err.Error(), "valuesFrom ConfigMap/flux-system/made-elsewhere: not found") {
+		t.Errorf("needs-values: %v", err)
+	}
+	if u := g.Unit("HelmRelease/flux-system/local"); u.Err != nil || len(u.Objects) != 1 || u.Revision != "0.1.0" {
+		t.Errorf("chart from the repository itself: %v %+v", u.Err, u.Objects)
+	}
+	// Missing values treated as empty, with a warning; or supplied by the caller.
+	g = load(LoadOptions{MissingValuesEmpty: true})
+	if u := g.Unit("HelmRelease/flux-system/needs-values"); u.Err != nil || !strings.Contains(strings.Join(u.Warnings, "\n"), "ConfigMap/flux-system/made-elsewhere was not found and was treated as empty") {
+		t.Errorf("needs-values (empty): %v %v", u.Err, u.Warnings)
+	}
+	g = load(LoadOptions{Values: ValueMap{"ConfigMap/flux-system/made-elsewhere": {"values.yaml": "auth: {database: supplied}\n"}}})
+	if u := g.Unit("HelmRelease/flux-system/needs-values"); u.Err != nil || u.Objects[0].GetAnnotations()["database"] != "supplied" {
+		t.Errorf("needs-values (supplied): %v", u.Err)
+	}
+}

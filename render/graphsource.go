@@ -28,9 +28,10 @@ func (l *graphLoader) render(ctx context.Context, u *Unit, apiVersions []string,
 	}
 	gvk := u.Object.GroupVersionKind()
 	var (
-		res *Result
-		art *source.Artifact
-		err error
+		res            *Result
+		art            *source.Artifact
+		err            error
+		sourceWarnings []string
 	)
 	switch gvk.Group {
 	case KustomizeGroup:
@@ -40,13 +41,13 @@ func (l *graphLoader) render(ctx context.Context, u *Unit, apiVersions []string,
 		if ns == "" {
 			ns = u.Object.GetNamespace()
 		}
-		if art, err = l.sourceArtifact(ctx, kind, ns, name, final); err != nil {
+		if art, err = l.sourceArtifact(ctx, kind, ns, name, final, &sourceWarnings); err != nil {
 			return nil, err
 		}
 		k := NewKustomize(KustomizeOptions{Values: values, Cache: l.opts.Cache})
 		res, err = k.Render(ctx, art, u.Object)
 	case HelmGroup:
-		if art, err = l.chartArtifact(ctx, u.Object, final); err != nil {
+		if art, err = l.chartArtifact(ctx, u.Object, final, &sourceWarnings); err != nil {
 			return nil, err
 		}
 		h := NewHelm(HelmOptions{Values: values, Cache: l.opts.Cache, KubeVersion: l.opts.KubeVersion, APIVersions: apiVersions})
@@ -58,14 +59,19 @@ func (l *graphLoader) render(ctx context.Context, u *Unit, apiVersions []string,
 		return nil, err
 	}
 	u.Revision = art.Revision
+	res.Warnings = append(res.Warnings, sourceWarnings...)
 	for _, m := range missing {
 		res.Warnings = append(res.Warnings, m+" was not found and was treated as empty")
 	}
 	return res, nil
 }
 
-// emptyWhenMissing answers a missing ConfigMap or Secret with no data, and
-// remembers it.
+// errTreatedAsEmpty says a reference is missing and is to be skipped as if
+// it were optional.
+var errTreatedAsEmpty = fmt.Errorf("treated as empty: %w", ErrNotFound)
+
+// emptyWhenMissing answers a missing ConfigMap or Secret with
+// errTreatedAsEmpty, and remembers it.
 type emptyWhenMissing struct {
 	inner   ValueSource
 	missing *[]string
@@ -75,18 +81,23 @@ func (e *emptyWhenMissing) Data(ctx context.Context, kind, namespace, name strin
 	d, err := e.inner.Data(ctx, kind, namespace, name)
 	if errors.Is(err, ErrNotFound) {
 		*e.missing = append(*e.missing, kind+"/"+namespace+"/"+name)
-		return map[string]string{}, nil
+		return nil, errTreatedAsEmpty
 	}
 	return d, err
 }
 
-// lookupSource finds a Flux source object rendered so far.
-func (l *graphLoader) lookupSource(kind, namespace, name string, final bool) (*unstructured.Unstructured, error) {
+// lookupSource finds a Flux source object rendered so far. A source that
+// did not validate is an error naming its file.
+func (l *graphLoader) lookupSource(kind, namespace, name string, final bool, warn *[]string) (*unstructured.Unstructured, error) {
 	l.mu.Lock()
-	obj, ok := l.sources[kind+"/"+namespace+"/"+name]
+	e, ok := l.sources[kind+"/"+namespace+"/"+name]
 	l.mu.Unlock()
 	if ok {
-		return obj, nil
+		if e.err != nil {
+			return nil, fmt.Errorf("%s: %w", e.file, e.err)
+		}
+		*warn = append(*warn, e.warnings...)
+		return e.obj, nil
 	}
 	if !final {
 		return nil, errNotYet
@@ -121,7 +132,7 @@ func (l *graphLoader) fetchOnce(ctx context.Context, key string, src source.Sour
 }
 
 // sourceArtifact resolves a Kustomization's sourceRef.
-func (l *graphLoader) sourceArtifact(ctx context.Context, kind, namespace, name string, final bool) (*source.Artifact, error) {
+func (l *graphLoader) sourceArtifact(ctx context.Context, kind, namespace, name string, final bool, warn *[]string) (*source.Artifact, error) {
 	if kind == "" {
 		kind = "GitRepository"
 	}
@@ -131,7 +142,7 @@ func (l *graphLoader) sourceArtifact(ctx context.Context, kind, namespace, name 
 	if kind != "GitRepository" {
 		return nil, fmt.Errorf("sourceRef %s/%s/%s: %s sources are not implemented for Kustomizations", kind, namespace, name, kind)
 	}
-	obj, err := l.lookupSource(kind, namespace, name, final)
+	obj, err := l.lookupSource(kind, namespace, name, final, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +174,7 @@ func cacheSub(dir, sub string) string {
 // chartArtifact resolves a HelmRelease's chart: chart.spec with a
 // HelmRepository (HTTP or OCI) or GitRepository source, or chartRef to an
 // OCIRepository.
-func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstructured, final bool) (*source.Artifact, error) {
+func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstructured, final bool, warn *[]string) (*source.Artifact, error) {
 	ns := hr.GetNamespace()
 	if ref, ok, _ := unstructured.NestedMap(hr.Object, "spec", "chartRef"); ok {
 		kind, _ := ref["kind"].(string)
@@ -174,7 +185,7 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 		if kind != "OCIRepository" {
 			return nil, fmt.Errorf("chartRef %s/%s/%s: only OCIRepository chart references are implemented", kind, ns, name)
 		}
-		obj, err := l.lookupSource(kind, ns, name, final)
+		obj, err := l.lookupSource(kind, ns, name, final, warn)
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +214,7 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 	}
 	switch kind {
 	case "HelmRepository":
-		obj, err := l.lookupSource(kind, ns, name, final)
+		obj, err := l.lookupSource(kind, ns, name, final, warn)
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +228,7 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}})
 		return l.fetchOnce(ctx, "HelmRepository/"+ns+"/"+name+"/"+chart+"@"+version, src)
 	case "GitRepository":
-		art, err := l.sourceArtifact(ctx, kind, ns, name, final)
+		art, err := l.sourceArtifact(ctx, kind, ns, name, final, warn)
 		if err != nil {
 			return nil, err
 		}

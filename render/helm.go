@@ -166,7 +166,7 @@ func (h *Helm) values(ctx context.Context, namespace string, spec helmRelease) (
 		}
 		where := fmt.Sprintf("valuesFrom %s/%s/%s", ref.Kind, namespace, ref.Name)
 		if err != nil {
-			if errors.Is(err, ErrNotFound) && ref.Optional {
+			if errors.Is(err, ErrNotFound) && ref.Optional || errors.Is(err, errTreatedAsEmpty) {
 				continue
 			}
 			return nil, fmt.Errorf("%s: %w", where, err)

@@ -62,7 +62,7 @@ func substitutionVars(ctx context.Context, opts KustomizeOptions, ks *unstructur
 		if opts.Values != nil {
 			data, err = opts.Values.Data(ctx, ref.Kind, ks.GetNamespace(), ref.Name)
 		}
-		if errors.Is(err, ErrNotFound) && ref.Optional {
+		if errors.Is(err, ErrNotFound) && ref.Optional || errors.Is(err, errTreatedAsEmpty) {
 			continue
 		}
 		if err != nil {

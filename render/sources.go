@@ -1,0 +1,61 @@
+package render
+
+import (
+	"fmt"
+
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	sourcev1beta2 "github.com/fluxcd/source-controller/api/v1beta2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// checkSource reads a Flux source object (GitRepository, HelmRepository,
+// OCIRepository; v1 or v1beta2) strictly, and lists the fields it sets
+// that a load does not act on. Unknown fields and unknown versions are
+// errors.
+func checkSource(u *unstructured.Unstructured) (warnings []string, err error) {
+	gvk := u.GroupVersionKind()
+	var typed any
+	switch gvk.Version + "/" + gvk.Kind {
+	case "v1/GitRepository":
+		typed = &sourcev1.GitRepository{}
+	case "v1beta2/GitRepository":
+		typed = &sourcev1beta2.GitRepository{}
+	case "v1/HelmRepository":
+		typed = &sourcev1.HelmRepository{}
+	case "v1beta2/HelmRepository":
+		typed = &sourcev1beta2.HelmRepository{}
+	case "v1/OCIRepository":
+		typed = &sourcev1.OCIRepository{}
+	case "v1beta2/OCIRepository":
+		typed = &sourcev1beta2.OCIRepository{}
+	case "v1/HelmChart", "v1beta2/HelmChart", "v1/Bucket", "v1beta2/Bucket", "v1/ExternalArtifact":
+		return []string{fmt.Sprintf("%s %s/%s is not used by gitopskit yet", gvk.Kind, u.GetNamespace(), u.GetName())}, nil
+	default:
+		return nil, fmt.Errorf("%s %s/%s: unsupported version %s", gvk.Kind, u.GetNamespace(), u.GetName(), u.GetAPIVersion())
+	}
+	if err := decodeStrict(u, typed); err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", gvk.Kind, u.GetNamespace(), u.GetName(), err)
+	}
+	name := gvk.Kind + " " + u.GetNamespace() + "/" + u.GetName()
+	notUsed := map[string]string{
+		"secretRef":          "credentials are not read from the cluster: use Mirrors, or source options with credentials",
+		"certSecretRef":      "credentials are not read from the cluster",
+		"proxySecretRef":     "proxies are not supported",
+		"verify":             "signature verification is not implemented",
+		"include":            "including other repositories is not implemented",
+		"recurseSubmodules":  "submodules are not fetched",
+		"sparseCheckout":     "sparse checkout is not implemented; the whole tree is fetched",
+		"provider":           "cloud provider authentication is not implemented",
+		"serviceAccountName": "service account authentication is not implemented",
+		"layerSelector":      "layer selection is not implemented",
+	}
+	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
+	for _, field := range []string{"secretRef", "certSecretRef", "proxySecretRef", "verify", "include", "recurseSubmodules", "sparseCheckout", "provider", "serviceAccountName", "layerSelector"} {
+		v, ok := spec[field]
+		if !ok || v == false || v == "" || v == "generic" {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("%s: spec.%s: %s", name, field, notUsed[field]))
+	}
+	return warnings, nil
+}
