@@ -27,6 +27,17 @@
 // artifact digest, spec and resolved values, so an unchanged unit is not
 // rendered twice.
 //
+// Load renders a whole Flux repository into a Graph of units, as Flux
+// would reconcile it but offline: the root path becomes the root
+// Kustomization, every Kustomization and HelmRelease in its output becomes a
+// unit rendered in turn (in parallel, bounded), sources named by sourceRef
+// resolve to the loaded artifact itself (the flux-system GitRepository, or
+// LoadOptions.Self) or to fetches through the mirror map, made once per
+// load. substituteFrom and valuesFrom resolve against ConfigMaps and
+// Secrets rendered anywhere in the graph, or supplied values. A unit that
+// fails carries its error, units depending on it are marked blocked, and
+// the rest still render. Graph.DagUnits hands the result to dag.
+//
 // Unknown fields in Flux specs are errors; fields that affect rendering and
 // are not implemented (SOPS decryption, remote kubeConfig) are reported as
 // warnings on the Result. ValueSource supplies the ConfigMaps and Secrets
