@@ -143,11 +143,7 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := r.AsYAML()
-		if err != nil {
-			return fail("%w", err)
-		}
-		u, err := decodeObject(b)
+		u, err := resourceObject(r)
 		if err != nil {
 			return fail("%w", err)
 		}

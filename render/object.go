@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/yaml"
 )
 
@@ -59,6 +60,20 @@ func decodeObject(b []byte) (*unstructured.Unstructured, error) {
 	if string(j) == "null" || len(bytes.TrimSpace(j)) == 0 {
 		return u, nil
 	}
+	if err := u.UnmarshalJSON(j); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// resourceObject converts a kustomize resource straight through JSON, the
+// cheapest way there (its YAML form would be parsed twice).
+func resourceObject(r *resource.Resource) (*unstructured.Unstructured, error) {
+	j, err := r.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(j); err != nil {
 		return nil, err
 	}

@@ -60,11 +60,7 @@ func postRender(objs []Object, renderers []kustomizePostRenderer) ([]Object, err
 		}
 		objs = objs[:0:0]
 		for _, r := range m.Resources() {
-			b, err := r.AsYAML()
-			if err != nil {
-				return nil, err
-			}
-			u, err := decodeObject(b)
+			u, err := resourceObject(r)
 			if err != nil {
 				return nil, err
 			}
