@@ -2,8 +2,6 @@ package render
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -12,21 +10,11 @@ import (
 
 	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/internal/helmtest"
+	"github.com/gitopskit/gitopskit/internal/testfs"
 	"github.com/gitopskit/gitopskit/source"
 )
 
-func writeRepo(t testing.TB, dir string, files map[string]string) {
-	t.Helper()
-	for p, body := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+func writeRepo(t testing.TB, dir string, files map[string]string) { testfs.Write(t, dir, files) }
 
 // seedCharts serves the seed's charts from a local Helm repository: certs
 // (CRDs and a controller, like cert-manager), gateway (installed twice, like

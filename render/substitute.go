@@ -132,25 +132,22 @@ func applyCommonMetadata(cm *kustomizev1.CommonMetadata, objs []Object) error {
 	}
 	for _, o := range objs {
 		if len(cm.Labels) > 0 {
-			l := o.GetLabels()
-			if l == nil {
-				l = map[string]string{}
-			}
-			for k, v := range cm.Labels {
-				l[k] = v
-			}
-			o.SetLabels(l)
+			o.SetLabels(merged(o.GetLabels(), cm.Labels))
 		}
 		if len(cm.Annotations) > 0 {
-			a := o.GetAnnotations()
-			if a == nil {
-				a = map[string]string{}
-			}
-			for k, v := range cm.Annotations {
-				a[k] = v
-			}
-			o.SetAnnotations(a)
+			o.SetAnnotations(merged(o.GetAnnotations(), cm.Annotations))
 		}
 	}
 	return nil
+}
+
+// merged returns base with over's entries set.
+func merged(base, over map[string]string) map[string]string {
+	if base == nil {
+		base = map[string]string{}
+	}
+	for k, v := range over {
+		base[k] = v
+	}
+	return base
 }

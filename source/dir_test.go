@@ -10,28 +10,12 @@ import (
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitopskit/gitopskit/internal/testfs"
 )
 
-// writeFiles writes files (slash paths → content) under dir; a content of
-// "->target" makes a symlink.
-func writeFiles(t testing.TB, dir string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if target, ok := strings.CutPrefix(body, "->"); ok {
-			if err := os.Symlink(target, p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+// writeFiles writes a tree; "->target" makes a symlink.
+func writeFiles(t testing.TB, dir string, files map[string]string) { testfs.Write(t, dir, files) }
 
 func filesOf(t testing.TB, fsys fs.FS) []string {
 	t.Helper()

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -50,19 +51,7 @@ func listFS(ctx context.Context, fsys fs.FS) ([]entry, error) {
 
 // digestFS digests the listed files of fsys with the artifact digest rules.
 func digestFS(ctx context.Context, fsys fs.FS, entries []entry) (string, error) {
-	d := newDigester()
-	for _, e := range entries {
-		f, err := fsys.Open(e.path)
-		if err != nil {
-			return "", err
-		}
-		err = d.add(e, f)
-		f.Close()
-		if err != nil {
-			return "", err
-		}
-	}
-	return d.sum(), nil
+	return digestEntries(ctx, entries, func(p string) (io.ReadCloser, error) { return fsys.Open(p) })
 }
 
 // copyFS writes the listed files of fsys below dir, read-only.

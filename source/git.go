@@ -72,15 +72,18 @@ func (g *Git) errorf(format string, args ...any) error {
 	return fmt.Errorf("git %s: "+format, append([]any{g.url}, args...)...)
 }
 
-func (g *Git) cacheDir() (string, error) {
-	if g.opts.CacheDir != "" {
-		return g.opts.CacheDir, nil
+func (g *Git) cacheDir() (string, error) { return cacheDir(g.opts.CacheDir, "git") }
+
+// cacheDir returns custom, or <user cache dir>/gitopskit/<kind>.
+func cacheDir(custom, kind string) (string, error) {
+	if custom != "" {
+		return custom, nil
 	}
 	base, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(base, "gitopskit", "git"), nil
+	return filepath.Join(base, "gitopskit", kind), nil
 }
 
 // Fetch resolves the ref and returns the commit's tree as an artifact.

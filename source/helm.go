@@ -79,16 +79,7 @@ func (h *HelmChart) versionLabel() string {
 	return h.version
 }
 
-func (h *HelmChart) cacheDir() (string, error) {
-	if h.opts.CacheDir != "" {
-		return h.opts.CacheDir, nil
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(base, "gitopskit", "helm"), nil
-}
+func (h *HelmChart) cacheDir() (string, error) { return cacheDir(h.opts.CacheDir, "helm") }
 
 // Fetch resolves the version and returns the unpacked chart. Revision is
 // the chart's version (for OCI: "<version>@sha256:<manifest digest>").

@@ -186,8 +186,15 @@ func (d *digester) add(e entry, content io.Reader) error {
 
 func (d *digester) sum() string { return "sha256:" + hex.EncodeToString(d.h.Sum(nil)) }
 
-// digestDir digests the listed files of root.
+// digestDir digests the listed files of root (symlinks by their targets).
 func digestDir(ctx context.Context, root string, entries []entry) (string, error) {
+	return digestEntries(ctx, entries, func(p string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(root, filepath.FromSlash(p)))
+	})
+}
+
+// digestEntries digests entries in order, opening each non-link file.
+func digestEntries(ctx context.Context, entries []entry, open func(path string) (io.ReadCloser, error)) (string, error) {
 	d := newDigester()
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
@@ -199,7 +206,7 @@ func digestDir(ctx context.Context, root string, entries []entry) (string, error
 			}
 			continue
 		}
-		f, err := os.Open(filepath.Join(root, filepath.FromSlash(e.path)))
+		f, err := open(e.path)
 		if err != nil {
 			return "", err
 		}
