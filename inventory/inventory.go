@@ -1,0 +1,113 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrNotFound is returned by Store.Load for a unit with no inventory.
+var ErrNotFound = errors.New("inventory not found")
+
+// Entry names one object by group, version, kind, namespace and name.
+type Entry struct {
+	Group, Version, Kind, Namespace, Name string
+}
+
+// ID identifies the object whatever its version, in Flux's inventory
+// format: <namespace>_<name>_<group>_<kind>.
+func (e Entry) ID() string {
+	return e.Namespace + "_" + e.Name + "_" + e.Group + "_" + e.Kind
+}
+
+// String reads like kubectl: Kind[.group]/[namespace/]name.
+func (e Entry) String() string {
+	s := e.Kind
+	if e.Group != "" {
+		s += "." + e.Group
+	}
+	if e.Namespace != "" {
+		s += "/" + e.Namespace
+	}
+	return s + "/" + e.Name
+}
+
+// line is the stored form: ID and version, one entry per line.
+func (e Entry) line() string { return e.ID() + "_" + e.Version }
+
+func parseLine(s string) (Entry, error) {
+	// namespace and name never hold '_'; group may not either; kind and
+	// version are identifiers. So the five fields split cleanly.
+	parts := strings.Split(s, "_")
+	if len(parts) != 5 || parts[1] == "" || parts[3] == "" || parts[4] == "" {
+		return Entry{}, fmt.Errorf("inventory entry %q does not parse", s)
+	}
+	return Entry{Namespace: parts[0], Name: parts[1], Group: parts[2], Kind: parts[3], Version: parts[4]}, nil
+}
+
+// Inventory is the set of objects one unit owns, sorted by ID.
+type Inventory struct {
+	Unit    string
+	Entries []Entry
+}
+
+// New returns an inventory of the entries, deduplicated by ID (the last
+// version given wins) and sorted.
+func New(unit string, entries ...Entry) *Inventory {
+	byID := make(map[string]Entry, len(entries))
+	for _, e := range entries {
+		byID[e.ID()] = e
+	}
+	out := &Inventory{Unit: unit, Entries: make([]Entry, 0, len(byID))}
+	for _, e := range byID {
+		out.Entries = append(out.Entries, e)
+	}
+	slices.SortFunc(out.Entries, func(a, b Entry) int { return strings.Compare(a.ID(), b.ID()) })
+	return out
+}
+
+// Has reports whether the inventory holds the object, whatever its version.
+func (inv *Inventory) Has(e Entry) bool {
+	_, ok := slices.BinarySearchFunc(inv.Entries, e.ID(), func(x Entry, id string) int { return strings.Compare(x.ID(), id) })
+	return ok
+}
+
+// Union returns an inventory of the unit holding the entries of both (b's
+// versions win). Apply saves old ∪ new before it applies, so a crash never
+// forgets an object.
+func Union(a, b *Inventory) *Inventory {
+	return New(b.Unit, append(slices.Clone(a.Entries), b.Entries...)...)
+}
+
+// Diff returns the entries of old that new does not hold (by ID): what a
+// unit applied before and no longer renders — the candidates for pruning.
+func Diff(old, new *Inventory) []Entry {
+	var out []Entry
+	for _, e := range old.Entries {
+		if !new.Has(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Store keeps inventories.
+type Store interface {
+	// Load returns the unit's inventory, or an error wrapping ErrNotFound.
+	Load(ctx context.Context, unit string) (*Inventory, error)
+	// Save replaces the unit's inventory.
+	Save(ctx context.Context, inv *Inventory) error
+}
+
+// Lister is a Store that can enumerate its units, so a caller can find
+// which unit claims an object.
+type Lister interface {
+	List(ctx context.Context) ([]string, error)
+}
+
+// Deleter is a Store that can forget a unit.
+type Deleter interface {
+	Delete(ctx context.Context, unit string) error
+}
