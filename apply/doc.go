@@ -1,5 +1,27 @@
-// Package apply reconciles rendered objects with a cluster: server-side
-// apply in dependency order, health waits, dry-run plans and pruning of what
-// a unit no longer renders. It is the stage after dag and records what it
-// applied through inventory.
+// Package apply reconciles rendered units with a cluster. It is the stage
+// after dag: New returns an Applier (server-side apply through
+// fluxcd/pkg/ssa, health through Flux's kstatus fork fluxcd/cli-utils — the
+// one kstatus lineage gitopskit uses); Apply takes units with their
+// objects, orders them with dag (explicit dependsOn plus the CRD,
+// Namespace and depends-on annotation edges it infers), and applies each
+// as soon as what it depends on is applied and healthy, with bounded
+// concurrency. Within a unit, CRDs and Namespaces go first and CRDs are
+// waited for until Established; the REST mapping learns new kinds lazily.
+//
+// Every unit's objects are recorded in an inventory.Store. Before applying,
+// the store gets old ∪ new, so a crash never forgets an object; after the
+// unit is healthy, what it applied before and no longer renders is deleted
+// — never an object another unit now claims, nor one annotated
+// gitopskit.dev/prune: disabled (or Flux's kustomize.toolkit.fluxcd.io/
+// prune: disabled) — and the inventory shrinks to what is left. A failed
+// delete stays in the inventory. A unit whose render comes back empty is
+// refused unless Options.AllowEmpty is set.
+//
+// Results are data: per unit its state, the change set and what was
+// pruned; an Events callback reports progress as it happens; logging goes
+// only to an injected *slog.Logger.
+//
+// Not yet here: dry-run plans with diffs, per-object conflict and force
+// policies by annotation, Flux healthChecks on extra objects, and skipping
+// requests for unchanged objects.
 package apply

@@ -1,0 +1,346 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/inventory"
+)
+
+// Annotations gitopskit honours on objects it applies; Flux's own
+// equivalents are honoured too.
+const (
+	// PruneAnnotation set to "disabled" keeps an object when its unit no
+	// longer renders it.
+	PruneAnnotation     = "gitopskit.dev/prune"
+	fluxPruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"
+)
+
+// Options configure an Applier. The zero value works.
+type Options struct {
+	// FieldManager is the server-side apply field manager (default
+	// "gitopskit").
+	FieldManager string
+	// Concurrency bounds how many units apply at once (default 4).
+	Concurrency int
+	// Store keeps inventories (default: an in-memory store, which forgets
+	// everything with the process — use inventory.ConfigMapStore to prune
+	// across runs).
+	Store inventory.Store
+	// Force recreates objects whose immutable fields changed.
+	Force bool
+	// Timeout bounds a unit's apply and health wait when the unit sets
+	// none (default 5 minutes).
+	Timeout time.Duration
+	// AllowEmpty lets a unit whose render comes back empty prune
+	// everything it applied before; without it that is refused.
+	AllowEmpty bool
+	// Logger receives progress; nil is silent.
+	Logger *slog.Logger
+	// Events, if set, is called for every event, from the goroutine that
+	// applies the unit.
+	Events func(Event)
+	// Preinstalled lists kinds the cluster serves without a CRD in any unit.
+	Preinstalled []dag.GroupKind
+}
+
+// Unit is what the applier applies: a unit's rendered objects.
+type Unit struct {
+	ID        string
+	DependsOn []string
+	Objects   []*unstructured.Unstructured
+	// Timeout bounds the unit's apply and health wait (Options.Timeout
+	// when zero).
+	Timeout time.Duration
+}
+
+// Applier applies units to one cluster with server-side apply (fluxcd/pkg/
+// ssa), in dependency order, waits for health with kstatus (Flux's fork,
+// fluxcd/cli-utils — the one lineage used here), and prunes.
+type Applier struct {
+	opts   Options
+	client client.Client
+	rm     *ssa.ResourceManager
+	log    *slog.Logger
+}
+
+// New returns an Applier for the cluster cfg reaches.
+func New(cfg *rest.Config, opts Options) (*Applier, error) {
+	if opts.FieldManager == "" {
+		opts.FieldManager = "gitopskit"
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Store == nil {
+		opts.Store = &inventory.MemoryStore{}
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	if err != nil {
+		return nil, err
+	}
+	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
+	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: opts.FieldManager, Group: "gitopskit.dev"})
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Applier{opts: opts, client: c, rm: rm, log: log}, nil
+}
+
+// Result is the outcome of Apply for every unit.
+type Result struct {
+	Units []UnitResult
+}
+
+// Unit returns one unit's result.
+func (r *Result) Unit(id string) (UnitResult, bool) {
+	for _, u := range r.Units {
+		if u.ID == id {
+			return u, true
+		}
+	}
+	return UnitResult{}, false
+}
+
+// UnitResult is what happened to one unit.
+type UnitResult struct {
+	ID    string
+	State dag.State
+	// Changes lists every object applied, with its action.
+	Changes []Change
+	// Pruned lists what was deleted because the unit no longer renders it.
+	Pruned []inventory.Entry
+	Err    error
+	// BlockedBy is the failed unit that kept this one from starting.
+	BlockedBy string
+}
+
+// Change is one object's outcome.
+type Change struct {
+	Object string // Kind/namespace/name
+	Action string // created, configured, unchanged, deleted, skipped
+}
+
+// Apply applies the units: each as soon as the units it depends on
+// (explicitly, or because they hold its CRDs or Namespaces) are applied and
+// healthy, at most Concurrency at once. A failed unit blocks its
+// dependents; independent units go on. The error is for input that cannot
+// be ordered (a cycle, a dependsOn naming no unit); unit failures are in
+// the Result.
+func (a *Applier) Apply(ctx context.Context, units []Unit) (*Result, error) {
+	dunits := make([]dag.Unit, 0, len(units))
+	byID := map[string]*Unit{}
+	for i := range units {
+		u := &units[i]
+		byID[u.ID] = u
+		du, err := dag.UnitOf(u.ID, u.DependsOn, u.Objects)
+		if err != nil {
+			return nil, err
+		}
+		dunits = append(dunits, du)
+	}
+	g, err := dag.Build(dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
+	if err != nil {
+		return nil, err
+	}
+	claims := map[string]string{} // object ID → unit applying it in this run
+	for _, u := range units {
+		for _, o := range u.Objects {
+			claims[entryOf(o).ID()] = u.ID
+		}
+	}
+	var mu sync.Mutex
+	results := map[string]*UnitResult{}
+	walk, err := g.Walk(ctx, a.opts.Concurrency, func(ctx context.Context, id string) error {
+		r := a.applyUnit(ctx, byID[id], claims)
+		mu.Lock()
+		results[id] = r
+		mu.Unlock()
+		return r.Err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &Result{}
+	for _, n := range walk {
+		r := results[n.ID]
+		if r == nil {
+			r = &UnitResult{ID: n.ID}
+		}
+		r.State, r.BlockedBy = n.State, n.BlockedBy
+		if n.State == dag.Blocked {
+			a.emit(Event{Type: UnitBlocked, Unit: n.ID, Message: "blocked by " + n.BlockedBy})
+		}
+		out.Units = append(out.Units, *r)
+	}
+	return out, nil
+}
+
+// entryOf makes an inventory entry of an object.
+func entryOf(o *unstructured.Unstructured) inventory.Entry {
+	gvk := o.GroupVersionKind()
+	return inventory.Entry{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]string) *UnitResult {
+	res := &UnitResult{ID: u.ID}
+	fail := func(err error) *UnitResult {
+		res.Err = fmt.Errorf("%s: %w", u.ID, err)
+		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
+		return res
+	}
+	a.emit(Event{Type: UnitStarted, Unit: u.ID})
+	timeout := u.Timeout
+	if timeout <= 0 {
+		timeout = a.opts.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	old, err := a.opts.Store.Load(ctx, u.ID)
+	if errors.Is(err, inventory.ErrNotFound) {
+		old, err = inventory.New(u.ID), nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	entries := make([]inventory.Entry, 0, len(u.Objects))
+	for _, o := range u.Objects {
+		entries = append(entries, entryOf(o))
+	}
+	cur := inventory.New(u.ID, entries...)
+	if len(cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty {
+		return fail(fmt.Errorf("the render is empty and %d objects would be pruned; refusing (set AllowEmpty to allow it)", len(old.Entries)))
+	}
+	// Remember old ∪ new before touching the cluster: a crash from here on
+	// never forgets an object.
+	if err := a.opts.Store.Save(ctx, inventory.Union(old, cur)); err != nil {
+		return fail(err)
+	}
+
+	objs := make([]*unstructured.Unstructured, len(u.Objects))
+	for i, o := range u.Objects {
+		objs[i] = o.DeepCopy()
+	}
+	if len(objs) > 0 {
+		cs, err := a.rm.ApplyAllStaged(ctx, objs, ssa.ApplyOptions{Force: a.opts.Force, WaitInterval: 200 * time.Millisecond, WaitTimeout: timeout})
+		if cs != nil {
+			for _, e := range cs.Entries {
+				res.Changes = append(res.Changes, Change{Object: e.Subject, Action: string(e.Action)})
+				a.emit(Event{Type: ObjectApplied, Unit: u.ID, Object: e.Subject, Action: string(e.Action)})
+			}
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if err := a.rm.WaitForSetWithContext(ctx, cs.ToObjMetadataSet(), ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
+			return fail(fmt.Errorf("health check: %w", err))
+		}
+	}
+
+	// Prune what the unit applied before and renders no more, unless
+	// another unit claims it now or it is marked to be kept.
+	var keep []inventory.Entry
+	var stale []*unstructured.Unstructured
+	for _, e := range inventory.Diff(old, cur) {
+		if owner, ok := claims[e.ID()]; ok && owner != u.ID {
+			continue // moved to another unit: not ours to delete
+		}
+		obj := &unstructured.Unstructured{}
+		obj.SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
+		obj.SetKind(e.Kind)
+		obj.SetNamespace(e.Namespace)
+		obj.SetName(e.Name)
+		if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			if client.IgnoreNotFound(err) == nil {
+				continue // already gone
+			}
+			keep = append(keep, e)
+			continue
+		}
+		an := obj.GetAnnotations()
+		if an[PruneAnnotation] == "disabled" || an[fluxPruneAnnotation] == "disabled" {
+			continue
+		}
+		stale = append(stale, obj)
+	}
+	if len(stale) > 0 {
+		slices.SortFunc(stale, func(x, y *unstructured.Unstructured) int { return strings.Compare(entryOf(x).ID(), entryOf(y).ID()) })
+		cs, err := a.rm.DeleteAll(ctx, stale, ssa.DefaultDeleteOptions())
+		deleted := map[string]bool{}
+		if cs != nil {
+			for _, e := range cs.Entries {
+				deleted[e.Subject] = true
+			}
+		}
+		for _, o := range stale {
+			e := entryOf(o)
+			if err != nil && !deleted[ssaSubject(o)] {
+				keep = append(keep, e) // a failed delete stays in the inventory
+				continue
+			}
+			res.Pruned = append(res.Pruned, e)
+			a.emit(Event{Type: ObjectPruned, Unit: u.ID, Object: e.String()})
+		}
+		if err != nil {
+			_ = a.opts.Store.Save(ctx, inventory.New(u.ID, append(cur.Entries, keep...)...))
+			return fail(fmt.Errorf("prune: %w", err))
+		}
+		if err := a.rm.WaitForTermination(stale, ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
+			return fail(fmt.Errorf("prune: waiting for deletion: %w", err))
+		}
+	}
+	if err := a.opts.Store.Save(ctx, inventory.New(u.ID, append(cur.Entries, keep...)...)); err != nil {
+		return fail(err)
+	}
+	a.emit(Event{Type: UnitReady, Unit: u.ID})
+	return res
+}
+
+// ssaSubject is how ssa names an object in change sets.
+func ssaSubject(o *unstructured.Unstructured) string {
+	gvk := o.GroupVersionKind()
+	if o.GetNamespace() == "" {
+		return gvk.Kind + "/" + o.GetName()
+	}
+	return gvk.Kind + "/" + o.GetNamespace() + "/" + o.GetName()
+}
+
+func (a *Applier) emit(e Event) {
+	a.log.Debug(string(e.Type), "unit", e.Unit, "object", e.Object, "action", e.Action, "err", e.Err)
+	if a.opts.Events != nil {
+		a.opts.Events(e)
+	}
+}
