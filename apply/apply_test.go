@@ -41,7 +41,9 @@ func objs(t *testing.T, docs ...string) []*unstructured.Unstructured {
 	return out
 }
 
-func nsDoc(name string) string { return "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + name + "}\n" }
+func nsDoc(name string) string {
+	return "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + name + "}\n"
+}
 func cmDoc(ns, name string) string {
 	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: " + ns + "}\ndata: {k: v}\n"
 }
@@ -92,7 +94,7 @@ spec:
 		t.Fatal(err)
 	}
 	res, err := a.Apply(context.Background(), []Unit{
-		{ID: "a-widgets", Objects: objs(t, cr)},             // sorts first by ID
+		{ID: "a-widgets", Objects: objs(t, cr)},              // sorts first by ID
 		{ID: "b-platform", Objects: objs(t, nsDoc(ns), crd)}, // holds the CRD and the Namespace
 	})
 	if err != nil {
