@@ -115,7 +115,6 @@ const RootID = "Kustomization/flux-system/flux-system"
 // graph still renders, and units that depend on a failed one are marked
 // blocked. Load fails only when the root cannot be rendered.
 func Load(ctx context.Context, art *source.Artifact, rootPath string, opts LoadOptions) (*Graph, error) {
-	l := newLoader(art, opts)
 	root := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
 		"kind":       "Kustomization",
@@ -127,12 +126,22 @@ func Load(ctx context.Context, art *source.Artifact, rootPath string, opts LoadO
 			"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"},
 		},
 	}}
+	return LoadKustomization(ctx, art, root, opts)
+}
+
+// LoadKustomization is Load starting from a root Flux Kustomization object
+// (e.g. a cluster's flux-system Kustomization as found in the repository)
+// instead of a path; its sourceRef must name the loaded artifact (the
+// flux-system GitRepository, or one of LoadOptions.Self).
+func LoadKustomization(ctx context.Context, art *source.Artifact, root *unstructured.Unstructured, opts LoadOptions) (*Graph, error) {
+	l := newLoader(art, opts)
+	root = root.DeepCopy()
 	l.add(root, "")
 	if err := l.run(ctx); err != nil {
 		return nil, err
 	}
 	g := l.graph()
-	if u := g.Unit(RootID); u != nil && u.Err != nil {
+	if u := g.Unit(UnitID(root)); u != nil && u.Err != nil {
 		return g, u.Err
 	}
 	return g, nil

@@ -192,6 +192,25 @@ func TestLoadSeedRepository(t *testing.T) {
 	}
 }
 
+// TestLoadKustomization starts from a root Flux Kustomization object.
+func TestLoadKustomization(t *testing.T) {
+	charts := seedCharts(t)
+	art, err := source.NewDir(seedRepo(t), source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := ks(t, "dev-cluster", "  path: ./clusters/dev\n")
+	g, err := LoadKustomization(context.Background(), art, root, LoadOptions{
+		Mirrors: source.Mirrors{"https://charts.example.invalid": charts.URL}, CacheDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Unit("Kustomization/flux-system/dev-cluster") == nil || g.Unit("HelmRelease/database/postgresql") == nil || len(g.Units) != 10 {
+		t.Errorf("%d units", len(g.Units))
+	}
+}
+
 var fluxKinds = []dag.GroupKind{
 	{Group: KustomizeGroup, Kind: "Kustomization"}, {Group: HelmGroup, Kind: "HelmRelease"},
 	{Group: SourceGroup, Kind: "GitRepository"}, {Group: SourceGroup, Kind: "HelmRepository"},
@@ -208,6 +227,8 @@ func TestLoadEdgeCases(t *testing.T) {
 		"infra/releases.yaml": helmReleaseYAML("gw", "flux-system", "gateway", "1.x", "") +
 			"---\n" + strings.Replace(helmReleaseYAML("bad-source", "flux-system", "gateway", "1.x", ""), "name: charts", "name: typo", 1) +
 			"---\n" + helmReleaseYAML("needs-values", "flux-system", "postgresql", "15.x", "  valuesFrom:\n  - {kind: ConfigMap, name: made-elsewhere}\n") +
+			"---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmChart\nmetadata: {name: gw-chart, namespace: flux-system}\nspec:\n  interval: 1h\n  chart: gateway\n  version: 1.x\n  sourceRef: {kind: HelmRepository, name: charts}\n" +
+			"---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: by-chartref, namespace: flux-system}\nspec:\n  interval: 1m\n  chartRef: {kind: HelmChart, name: gw-chart}\n" +
 			"---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: local, namespace: flux-system}\nspec:\n  interval: 1m\n  chart:\n    spec:\n      chart: ./charts/local\n      sourceRef: {kind: GitRepository, name: flux-system}\n",
 		"charts/local/Chart.yaml":        "apiVersion: v2\nname: local\nversion: 0.1.0\n",
 		"charts/local/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local}\n",
@@ -237,6 +258,9 @@ func TestLoadEdgeCases(t *testing.T) {
 	}
 	if u := g.Unit("HelmRelease/flux-system/local"); u.Err != nil || len(u.Objects) != 1 || u.Revision != "0.1.0" {
 		t.Errorf("chart from the repository itself: %v %+v", u.Err, u.Objects)
+	}
+	if u := g.Unit("HelmRelease/flux-system/by-chartref"); u.Err != nil || len(u.Objects) != 1 || u.Revision != "1.22.0" {
+		t.Errorf("chartRef to a HelmChart: %v %+v", u.Err, u.Objects)
 	}
 	// Missing values treated as empty, with a warning; or supplied by the caller.
 	g = load(LoadOptions{MissingValuesEmpty: true})

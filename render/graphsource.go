@@ -182,8 +182,16 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 		if n, _ := ref["namespace"].(string); n != "" {
 			ns = n
 		}
+		if kind == "HelmChart" {
+			obj, err := l.lookupSource(kind, ns, name, final, warn)
+			if err != nil {
+				return nil, err
+			}
+			spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
+			return l.chartFromSpec(ctx, spec, ns, final, warn)
+		}
 		if kind != "OCIRepository" {
-			return nil, fmt.Errorf("chartRef %s/%s/%s: only OCIRepository chart references are implemented", kind, ns, name)
+			return nil, fmt.Errorf("chartRef %s/%s/%s: chart references to %s are not implemented (OCIRepository and HelmChart are)", kind, ns, name, kind)
 		}
 		obj, err := l.lookupSource(kind, ns, name, final, warn)
 		if err != nil {
@@ -204,6 +212,12 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 	if !ok {
 		return nil, errors.New("spec.chart.spec or spec.chartRef is required")
 	}
+	return l.chartFromSpec(ctx, spec, ns, final, warn)
+}
+
+// chartFromSpec resolves a chart template (a HelmRelease's chart.spec, or a
+// HelmChart's spec): chart, version and a sourceRef.
+func (l *graphLoader) chartFromSpec(ctx context.Context, spec map[string]any, ns string, final bool, warn *[]string) (*source.Artifact, error) {
 	chart, _ := spec["chart"].(string)
 	version, _ := spec["version"].(string)
 	sref, _ := spec["sourceRef"].(map[string]any)

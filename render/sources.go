@@ -28,7 +28,11 @@ func checkSource(u *unstructured.Unstructured) (warnings []string, err error) {
 		typed = &sourcev1.OCIRepository{}
 	case "v1beta2/OCIRepository":
 		typed = &sourcev1beta2.OCIRepository{}
-	case "v1/HelmChart", "v1beta2/HelmChart", "v1/Bucket", "v1beta2/Bucket", "v1/ExternalArtifact":
+	case "v1/HelmChart":
+		typed = &sourcev1.HelmChart{}
+	case "v1beta2/HelmChart":
+		typed = &sourcev1beta2.HelmChart{}
+	case "v1/Bucket", "v1beta2/Bucket", "v1/ExternalArtifact":
 		return []string{fmt.Sprintf("%s %s/%s is not used by gitopskit yet", gvk.Kind, u.GetNamespace(), u.GetName())}, nil
 	default:
 		return nil, fmt.Errorf("%s %s/%s: unsupported version %s", gvk.Kind, u.GetNamespace(), u.GetName(), u.GetAPIVersion())
