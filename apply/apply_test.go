@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,14 @@ import (
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		runCrashHelper()
+	}
+	testenv.Main(m)
+}
+
+func testenvShared(t *testing.T) *testenv.Environment { return testenv.Shared(t) }
 
 var nsSeq atomic.Int32
 
