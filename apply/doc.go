@@ -21,7 +21,12 @@
 // pruned; an Events callback reports progress as it happens; logging goes
 // only to an injected *slog.Logger.
 //
-// Not yet here: dry-run plans with diffs, per-object conflict and force
-// policies by annotation, Flux healthChecks on extra objects, and skipping
-// requests for unchanged objects.
+// Plan dry-runs the same units server-side and reports per object what
+// applying would do (create, configure, unchanged, prune, skip), with a
+// unified diff; an object whose CRD or Namespace an earlier unit creates is
+// "unverifiable until … is applied" instead of an error.
+//
+// Not yet here: per-object conflict and force policies by annotation, Flux
+// healthChecks on extra objects, and skipping requests for unchanged
+// objects.
 package apply
