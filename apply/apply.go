@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,7 +32,13 @@ const (
 	// longer renders it.
 	PruneAnnotation     = "gitopskit.dev/prune"
 	fluxPruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"
+	// ForceAnnotation set to "enabled" lets an object be deleted and
+	// recreated when an immutable field changes.
+	ForceAnnotation = "gitopskit.dev/force"
 )
+
+// forceSelector matches objects whose annotations ask for recreation.
+var forceSelector = map[string]string{ForceAnnotation: "enabled", "kustomize.toolkit.fluxcd.io/force": "Enabled"}
 
 // Options configure an Applier. The zero value works.
 type Options struct {
@@ -43,7 +51,9 @@ type Options struct {
 	// everything with the process — use inventory.ConfigMapStore to prune
 	// across runs).
 	Store inventory.Store
-	// Force recreates objects whose immutable fields changed.
+	// Force recreates objects whose immutable fields changed. Without it,
+	// an object annotated gitopskit.dev/force: enabled (or Flux's
+	// kustomize.toolkit.fluxcd.io/force: Enabled) is still recreated.
 	Force bool
 	// Timeout bounds a unit's apply and health wait when the unit sets
 	// none (default 5 minutes).
@@ -68,6 +78,14 @@ type Unit struct {
 	// Timeout bounds the unit's apply and health wait (Options.Timeout
 	// when zero).
 	Timeout time.Duration
+	// HealthChecks are further objects, not applied by this unit, that
+	// must be healthy before it is done (Flux's spec.healthChecks).
+	HealthChecks []ObjectRef
+}
+
+// ObjectRef names an object to wait for.
+type ObjectRef struct {
+	APIVersion, Kind, Namespace, Name string
 }
 
 // Applier applies units to one cluster with server-side apply (fluxcd/pkg/
@@ -255,7 +273,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		objs[i] = o.DeepCopy()
 	}
 	if len(objs) > 0 {
-		cs, err := a.rm.ApplyAllStaged(ctx, objs, ssa.ApplyOptions{Force: a.opts.Force, WaitInterval: 200 * time.Millisecond, WaitTimeout: timeout})
+		cs, err := a.rm.ApplyAllStaged(ctx, objs, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: 200 * time.Millisecond, WaitTimeout: timeout})
 		if cs != nil {
 			for _, e := range cs.Entries {
 				res.Changes = append(res.Changes, Change{Object: e.Subject, Action: string(e.Action)})
@@ -267,6 +285,19 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		}
 		if err := a.rm.WaitForSetWithContext(ctx, cs.ToObjMetadataSet(), ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
 			return fail(fmt.Errorf("health check: %w", err))
+		}
+	}
+	if len(u.HealthChecks) > 0 {
+		var set object.ObjMetadataSet
+		for _, h := range u.HealthChecks {
+			gv, err := schema.ParseGroupVersion(h.APIVersion)
+			if err != nil {
+				return fail(fmt.Errorf("healthChecks: %s/%s: %w", h.Kind, h.Name, err))
+			}
+			set = append(set, object.ObjMetadata{GroupKind: schema.GroupKind{Group: gv.Group, Kind: h.Kind}, Namespace: h.Namespace, Name: h.Name})
+		}
+		if err := a.rm.WaitForSetWithContext(ctx, set, ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
+			return fail(fmt.Errorf("healthChecks: %w", err))
 		}
 	}
 
