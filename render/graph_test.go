@@ -218,9 +218,13 @@ var fluxKinds = []dag.GroupKind{
 
 func TestLoadEdgeCases(t *testing.T) {
 	charts := seedCharts(t)
+	reg := helmtest.ServeRegistry(t, "", "")
+	reg.PushArtifact(t, "manifests/extra", "v1.2.0", source.FluxContentType, map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-oci, namespace: default}\n"})
 	dir := t.TempDir()
 	writeRepo(t, dir, map[string]string{
-		"root/units.yaml":          kustomizationYAML("infra", "./infra"),
+		"root/units.yaml": kustomizationYAML("infra", "./infra") + "---\n" +
+			"apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: extra, namespace: flux-system}\nspec:\n  interval: 1h\n  url: oci://" + reg.Host + "/manifests/extra\n  insecure: true\n  ref: {semver: 1.x}\n---\n" +
+			strings.Replace(kustomizationYAML("from-oci", "./"), "sourceRef: {kind: GitRepository, name: flux-system}", "sourceRef: {kind: OCIRepository, name: extra}", 1),
 		"infra/kustomization.yaml": "resources: [sources.yaml, releases.yaml]\n",
 		"infra/sources.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: flux-system}\nspec:\n  interval: 1h\n  url: https://charts.example.invalid\n  secretRef: {name: creds}\n" +
 			"---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: typo, namespace: flux-system}\nspec:\n  interval: 1h\n  urll: https://x\n",
@@ -258,6 +262,9 @@ func TestLoadEdgeCases(t *testing.T) {
 	}
 	if u := g.Unit("HelmRelease/flux-system/local"); u.Err != nil || len(u.Objects) != 1 || u.Revision != "0.1.0" {
 		t.Errorf("chart from the repository itself: %v %+v", u.Err, u.Objects)
+	}
+	if u := g.Unit("Kustomization/flux-system/from-oci"); u == nil || u.Err != nil || len(u.Objects) != 1 || !strings.HasPrefix(u.Revision, "v1.2.0@sha256:") {
+		t.Errorf("Kustomization from an OCIRepository: %v %q", u.Err, u.Revision)
 	}
 	if u := g.Unit("HelmRelease/flux-system/by-chartref"); u.Err != nil || len(u.Objects) != 1 || u.Revision != "1.22.0" {
 		t.Errorf("chartRef to a HelmChart: %v %+v", u.Err, u.Objects)

@@ -139,6 +139,22 @@ func (l *graphLoader) sourceArtifact(ctx context.Context, kind, namespace, name 
 	if kind == "GitRepository" && namespace == "flux-system" && name == "flux-system" && len(l.opts.Self) == 0 {
 		return l.art, nil // the root's own source, even before gotk-sync.yaml is rendered
 	}
+	if kind == "OCIRepository" {
+		obj, err := l.lookupSource(kind, namespace, name, final, warn)
+		if err != nil {
+			return nil, err
+		}
+		url, _, _ := unstructured.NestedString(obj.Object, "spec", "url")
+		ref := source.OCIRef{}
+		ref.Tag, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "tag")
+		ref.SemVer, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "semver")
+		ref.Digest, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "digest")
+		mediaType, _, _ := unstructured.NestedString(obj.Object, "spec", "layerSelector", "mediaType")
+		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
+		src := source.NewOCI(l.opts.Mirrors.Rewrite(url), source.OCIOptions{Ref: ref, MediaType: mediaType,
+			Auth: source.HelmAuth{PlainHTTP: insecure}, CacheDir: cacheSub(l.opts.CacheDir, "oci")})
+		return l.fetchOnce(ctx, "OCIRepository/"+namespace+"/"+name, src)
+	}
 	if kind != "GitRepository" {
 		return nil, fmt.Errorf("sourceRef %s/%s/%s: %s sources are not implemented for Kustomizations", kind, namespace, name, kind)
 	}

@@ -51,10 +51,9 @@ func checkSource(u *unstructured.Unstructured) (warnings []string, err error) {
 		"sparseCheckout":     "sparse checkout is not implemented; the whole tree is fetched",
 		"provider":           "cloud provider authentication is not implemented",
 		"serviceAccountName": "service account authentication is not implemented",
-		"layerSelector":      "layer selection is not implemented",
 	}
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
-	for _, field := range []string{"secretRef", "certSecretRef", "proxySecretRef", "verify", "include", "recurseSubmodules", "sparseCheckout", "provider", "serviceAccountName", "layerSelector"} {
+	for _, field := range []string{"secretRef", "certSecretRef", "proxySecretRef", "verify", "include", "recurseSubmodules", "sparseCheckout", "provider", "serviceAccountName"} {
 		v, ok := spec[field]
 		if !ok || v == false || v == "" || v == "generic" {
 			continue

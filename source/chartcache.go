@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 )
 
-// cachedChart is an unpacked chart archive in the cache, under the sha256
-// of the archive.
+// cachedChart is an unpacked archive (a chart, or an OCI artifact's
+// layer) in the cache, under the sha256 of the archive.
 type cachedChart struct {
 	ArchiveDigest string `json:"archiveDigest"`
 	Digest        string `json:"digest"`
@@ -38,10 +38,14 @@ func chartDir(root, archiveDigest string) string {
 }
 
 func loadChart(root, archiveDigest string) (*cachedChart, bool) {
+	return loadArchive(root, "charts", archiveDigest)
+}
+
+func loadArchive(root, kind, archiveDigest string) (*cachedChart, bool) {
 	if archiveDigest == "" {
 		return nil, false
 	}
-	dir := chartDir(root, archiveDigest)
+	dir := filepath.Join(root, kind, archiveDigest)
 	b, err := os.ReadFile(filepath.Join(dir, "artifact.json"))
 	if err != nil {
 		return nil, false
@@ -58,7 +62,14 @@ func loadChart(root, archiveDigest string) (*cachedChart, bool) {
 // sha256; empty skips the check), unpacks it and installs it in the cache
 // under its digest. Nothing is installed unless all of that succeeds.
 func storeChart(ctx context.Context, root string, r io.Reader, wantDigest, url string) (*cachedChart, error) {
-	charts := filepath.Join(root, "charts")
+	return storeArchive(ctx, root, "charts", r, wantDigest, url, true)
+}
+
+// storeArchive is storeChart for any gzipped tar under root/kind; with
+// needTop the archive must hold one top-level directory, which becomes the
+// artifact root.
+func storeArchive(ctx context.Context, root, kind string, r io.Reader, wantDigest, url string, needTop bool) (*cachedChart, error) {
+	charts := filepath.Join(root, kind)
 	if err := os.MkdirAll(charts, 0o755); err != nil {
 		return nil, err
 	}
@@ -84,7 +95,7 @@ func storeChart(ctx context.Context, root string, r io.Reader, wantDigest, url s
 	if wantDigest != "" && got != wantDigest {
 		return nil, fmt.Errorf("digest mismatch: the index says sha256:%s, the archive is sha256:%s", wantDigest, got)
 	}
-	if c, ok := loadChart(root, got); ok {
+	if c, ok := loadArchive(root, kind, got); ok {
 		return c, nil
 	}
 	af, err := os.Open(archive)
@@ -99,7 +110,9 @@ func storeChart(ctx context.Context, root string, r io.Reader, wantDigest, url s
 	if err != nil {
 		return nil, err
 	}
-	if top == "" {
+	if !needTop {
+		top = ""
+	} else if top == "" {
 		return nil, fmt.Errorf("archive has no single top-level chart directory")
 	}
 	chartRoot := filepath.Join(tmp, "chart", top)
@@ -117,9 +130,9 @@ func storeChart(ctx context.Context, root string, r io.Reader, wantDigest, url s
 	if err := os.WriteFile(filepath.Join(tmp, "artifact.json"), b, 0o644); err != nil {
 		return nil, err
 	}
-	dest := chartDir(root, got)
+	dest := filepath.Join(root, kind, got)
 	if err := os.Rename(tmp, dest); err != nil {
-		if loaded, ok := loadChart(root, got); ok {
+		if loaded, ok := loadArchive(root, kind, got); ok {
 			return loaded, nil
 		}
 		return nil, err

@@ -31,20 +31,14 @@ const (
 // the cache does not hold it yet.
 func (h *HelmChart) fetchOCI(ctx context.Context, root string) (*Artifact, error) {
 	ref := strings.TrimPrefix(h.repoURL, "oci://") + "/" + h.name
-	repo, err := remote.NewRepository(ref)
-	if err != nil {
-		return nil, h.errorf("%w", err)
-	}
-	repo.PlainHTTP = h.opts.Auth.PlainHTTP
 	client, err := h.client()
 	if err != nil {
 		return nil, h.errorf("%w", err)
 	}
-	ac := &auth.Client{Client: client, Cache: auth.NewCache()}
-	if a := h.opts.Auth; a.Username != "" || a.Password != "" {
-		ac.Credential = auth.StaticCredential(repo.Reference.Registry, auth.Credential{Username: a.Username, Password: a.Password})
+	repo, err := ociRepository(ref, h.opts.Auth, client)
+	if err != nil {
+		return nil, h.errorf("%w", err)
 	}
-	repo.Client = ac
 
 	tag := h.version
 	if !exactVersion(h.version) {
@@ -123,6 +117,22 @@ func (h *HelmChart) fetchOCI(ctx context.Context, root string) (*Artifact, error
 		return nil, h.errorf("cache: %w", err)
 	}
 	return ociArtifact(c, version, manifestDesc), nil
+}
+
+// ociRepository opens a registry repository (host/path, no scheme) with
+// the credentials, if any.
+func ociRepository(ref string, a HelmAuth, client *http.Client) (*remote.Repository, error) {
+	repo, err := remote.NewRepository(ref)
+	if err != nil {
+		return nil, err
+	}
+	repo.PlainHTTP = a.PlainHTTP
+	ac := &auth.Client{Client: client, Cache: auth.NewCache()}
+	if a.Username != "" || a.Password != "" {
+		ac.Credential = auth.StaticCredential(repo.Reference.Registry, auth.Credential{Username: a.Username, Password: a.Password})
+	}
+	repo.Client = ac
+	return repo, nil
 }
 
 func ociArtifact(c *cachedChart, version string, manifest ocispec.Descriptor) *Artifact {
