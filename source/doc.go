@@ -19,6 +19,8 @@
 //   - HelmChart (NewHelmChart): a chart from an HTTP(S) repository, an OCI
 //     registry, or a file:// mirror; version by semver constraint; digest
 //     checked; never downloaded twice.
+//   - OCI (NewOCI): an OCI artifact of manifests, as a Flux OCIRepository
+//     (tag, semver or digest; layer selected by media type).
 //   - LocalChart (NewLocalChart): a chart at a path inside another artifact,
 //     with its dependencies resolved from charts/, Chart.lock and
 //     Chart.yaml as `helm dependency build` does.
