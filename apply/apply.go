@@ -13,6 +13,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -37,6 +38,18 @@ const (
 	ForceAnnotation = "gitopskit.dev/force"
 )
 
+// ConflictsAnnotation overrides Options.Conflicts for one object.
+const ConflictsAnnotation = "gitopskit.dev/conflicts"
+
+// ConflictPolicy is what to do about fields another manager owns.
+type ConflictPolicy string
+
+// The conflict policies.
+const (
+	ConflictForce ConflictPolicy = "force"
+	ConflictFail  ConflictPolicy = "fail"
+)
+
 // forceSelector matches objects whose annotations ask for recreation.
 var forceSelector = map[string]string{ForceAnnotation: "enabled", "kustomize.toolkit.fluxcd.io/force": "Enabled"}
 
@@ -55,6 +68,12 @@ type Options struct {
 	// an object annotated gitopskit.dev/force: enabled (or Flux's
 	// kustomize.toolkit.fluxcd.io/force: Enabled) is still recreated.
 	Force bool
+	// Conflicts says what to do when another field manager owns a field
+	// gitopskit sets: ConflictForce (the default, as Flux does) takes the
+	// field over; ConflictFail stops the unit with an error naming the
+	// managers. An object's gitopskit.dev/conflicts annotation (force or
+	// fail) overrides it.
+	Conflicts ConflictPolicy
 	// Timeout bounds a unit's apply and health wait when the unit sets
 	// none (default 5 minutes).
 	Timeout time.Duration
@@ -278,6 +297,9 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 	for i, o := range u.Objects {
 		objs[i] = o.DeepCopy()
 	}
+	if err := a.checkConflicts(ctx, objs); err != nil {
+		return fail(err)
+	}
 	if len(objs) > 0 {
 		cs, err := a.rm.ApplyAllStaged(ctx, objs, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: 200 * time.Millisecond, WaitTimeout: timeout})
 		if cs != nil {
@@ -380,4 +402,24 @@ func (a *Applier) emit(e Event) {
 	if a.opts.Events != nil {
 		a.opts.Events(e)
 	}
+}
+
+// checkConflicts dry-runs, without taking ownership, the objects whose
+// policy is to fail on conflicts, and reports the first conflict. Other
+// errors are left to the apply itself.
+func (a *Applier) checkConflicts(ctx context.Context, objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		policy := a.opts.Conflicts
+		if p := ConflictPolicy(o.GetAnnotations()[ConflictsAnnotation]); p == ConflictFail || p == ConflictForce {
+			policy = p
+		}
+		if policy != ConflictFail {
+			continue
+		}
+		err := a.client.Patch(ctx, o.DeepCopy(), client.Apply, client.FieldOwner(a.opts.FieldManager), client.DryRunAll)
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("%s: conflicts with another field manager (policy %s): %w", ssaSubject(o), ConflictFail, err)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 )
 
@@ -142,5 +144,57 @@ spec:
 	}
 	if err := firstErr(res); err == nil || !strings.Contains(err.Error(), "app: ") || !strings.Contains(err.Error(), "ConfigMap/"+ns+"/bad") || !strings.Contains(err.Error(), "configmaps labelled forbidden are not allowed") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestConflicts: a field another manager owns is taken over by default,
+// and stops the unit when the policy (global or per object) is to fail.
+func TestConflicts(t *testing.T) {
+	ns := testNS()
+	if _, err := mustApply(t, nil, []Unit{{ID: "ns", Objects: objs(t, nsDoc(ns))}}); err != nil {
+		t.Fatal(err)
+	}
+	// Another tool owns data.k.
+	other := objs(t, cmDoc(ns, "shared"))[0]
+	dyn, err := dynamic.NewForConfig(testenvShared(t).Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(cmGVR).Namespace(ns).Apply(context.Background(), "shared", other, metav1.ApplyOptions{FieldManager: "other-tool"}); err != nil {
+		t.Fatal(err)
+	}
+	ours := strings.Replace(cmDoc(ns, "shared"), "{k: v}", "{k: ours}", 1)
+	annotated := strings.Replace(ours, "metadata: {", "metadata: {annotations: {gitopskit.dev/conflicts: fail}, ", 1)
+	tests := map[string]struct {
+		policy  ConflictPolicy
+		doc     string
+		wantErr bool
+	}{
+		"fail by policy":     {policy: ConflictFail, doc: ours, wantErr: true},
+		"fail by annotation": {doc: annotated, wantErr: true},
+		"force by default":   {doc: ours},
+	}
+	for _, name := range []string{"fail by policy", "fail by annotation", "force by default"} {
+		tc := tests[name]
+		t.Run(name, func(t *testing.T) {
+			a, err := New(testenvShared(t).Config, Options{Conflicts: tc.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := a.Apply(context.Background(), []Unit{{ID: "app", Objects: objs(t, tc.doc)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = firstErr(res)
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "ConfigMap/"+ns+"/shared: conflicts with another field manager") || !strings.Contains(err.Error(), "other-tool") {
+					t.Errorf("err = %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Errorf("forced apply: %v", err)
+			}
+		})
 	}
 }

@@ -26,7 +26,11 @@
 // unified diff; an object whose CRD or Namespace an earlier unit creates is
 // "unverifiable until … is applied" instead of an error.
 //
-// Not yet here: per-object conflict and force policies by annotation, Flux
-// healthChecks on extra objects, and skipping requests for unchanged
-// objects.
+// Conflicts with other field managers are taken over by default (as Flux
+// does) or stop the unit (Options.Conflicts, or the gitopskit.dev/conflicts
+// annotation per object); immutable-field changes recreate the object only
+// when forced (Options.Force, or gitopskit.dev/force: enabled).
+//
+// Not yet here: skipping requests for unchanged objects (see
+// BENCHMARKS.md for where apply stands against a raw request loop).
 package apply
