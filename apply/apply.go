@@ -203,27 +203,11 @@ type Change struct {
 // be ordered (a cycle, a dependsOn naming no unit); unit failures are in
 // the Result.
 func (a *Applier) Apply(ctx context.Context, units []Unit) (*Result, error) {
-	dunits := make([]dag.Unit, 0, len(units))
-	byID := map[string]*Unit{}
-	for i := range units {
-		u := &units[i]
-		byID[u.ID] = u
-		du, err := dag.UnitOf(u.ID, u.DependsOn, u.Objects)
-		if err != nil {
-			return nil, err
-		}
-		dunits = append(dunits, du)
-	}
-	g, err := dag.Build(dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
+	run, err := a.newRun(units)
 	if err != nil {
 		return nil, err
 	}
-	claims := map[string]string{} // object ID → unit applying it in this run
-	for _, u := range units {
-		for _, o := range u.Objects {
-			claims[entryOf(o).ID()] = u.ID
-		}
-	}
+	g, byID, claims := run.graph, run.byID, run.claims
 	var mu sync.Mutex
 	results := map[string]*UnitResult{}
 	walk, err := g.Walk(ctx, a.opts.Concurrency, func(ctx context.Context, id string) error {
@@ -331,30 +315,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 
 	// Prune what the unit applied before and renders no more, unless
 	// another unit claims it now or it is marked to be kept.
-	var keep []inventory.Entry
-	var stale []*unstructured.Unstructured
-	for _, e := range inventory.Diff(old, cur) {
-		if owner, ok := claims[e.ID()]; ok && owner != u.ID {
-			continue // moved to another unit: not ours to delete
-		}
-		obj := &unstructured.Unstructured{}
-		obj.SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
-		obj.SetKind(e.Kind)
-		obj.SetNamespace(e.Namespace)
-		obj.SetName(e.Name)
-		if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			if client.IgnoreNotFound(err) == nil {
-				continue // already gone
-			}
-			keep = append(keep, e)
-			continue
-		}
-		an := obj.GetAnnotations()
-		if an[PruneAnnotation] == "disabled" || an[fluxPruneAnnotation] == "disabled" {
-			continue
-		}
-		stale = append(stale, obj)
-	}
+	stale, _, keep := a.pruneCandidates(ctx, u.ID, old, cur, claims)
 	if len(stale) > 0 {
 		slices.SortFunc(stale, func(x, y *unstructured.Unstructured) int { return strings.Compare(entryOf(x).ID(), entryOf(y).ID()) })
 		cs, err := a.rm.DeleteAll(ctx, stale, ssa.DefaultDeleteOptions())
@@ -422,4 +383,64 @@ func (a *Applier) checkConflicts(ctx context.Context, objs []*unstructured.Unstr
 		}
 	}
 	return nil
+}
+
+// run is what Apply and Plan know about a set of units.
+type run struct {
+	graph *dag.UnitGraph
+	byID  map[string]*Unit
+	// claims maps an object ID to the unit applying it in this run.
+	claims map[string]string
+	dunits []dag.Unit
+}
+
+func (a *Applier) newRun(units []Unit) (*run, error) {
+	r := &run{byID: map[string]*Unit{}, claims: map[string]string{}}
+	for i := range units {
+		u := &units[i]
+		r.byID[u.ID] = u
+		du, err := dag.UnitOf(u.ID, u.DependsOn, u.Objects)
+		if err != nil {
+			return nil, err
+		}
+		r.dunits = append(r.dunits, du)
+		for _, o := range u.Objects {
+			r.claims[entryOf(o).ID()] = u.ID
+		}
+	}
+	g, err := dag.Build(r.dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
+	if err != nil {
+		return nil, err
+	}
+	r.graph = g
+	return r, nil
+}
+
+// pruneCandidates reads the objects of old that cur no longer holds and
+// that no other unit claims: those to delete, those kept by annotation,
+// and those that could not be read (kept in the inventory).
+func (a *Applier) pruneCandidates(ctx context.Context, unit string, old, cur *inventory.Inventory, claims map[string]string) (stale, kept []*unstructured.Unstructured, unreadable []inventory.Entry) {
+	for _, e := range inventory.Diff(old, cur) {
+		if owner, ok := claims[e.ID()]; ok && owner != unit {
+			continue // moved to another unit: not ours to delete
+		}
+		obj := &unstructured.Unstructured{}
+		obj.SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
+		obj.SetKind(e.Kind)
+		obj.SetNamespace(e.Namespace)
+		obj.SetName(e.Name)
+		if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			if client.IgnoreNotFound(err) != nil {
+				unreadable = append(unreadable, e)
+			}
+			continue
+		}
+		an := obj.GetAnnotations()
+		if an[PruneAnnotation] == "disabled" || an[fluxPruneAnnotation] == "disabled" {
+			kept = append(kept, obj)
+			continue
+		}
+		stale = append(stale, obj)
+	}
+	return stale, kept, unreadable
 }

@@ -13,12 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/fluxcd/pkg/ssa"
 
-	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/internal/mask"
 	"github.com/gitopskit/gitopskit/inventory"
 )
@@ -78,19 +76,14 @@ func (p *Plan) String() string {
 // reported as unverifiable instead of failing the plan. Errors name the
 // unit and object.
 func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
-	dunits := make([]dag.Unit, 0, len(units))
-	byID := map[string]*Unit{}
+	r, err := a.newRun(units)
+	if err != nil {
+		return nil, err
+	}
+	byID, claims := r.byID, r.claims
 	crdName := map[schema.GroupKind]string{}
 	namespaces := map[string]bool{}
-	claims := map[string]string{}
-	for i := range units {
-		u := &units[i]
-		byID[u.ID] = u
-		du, err := dag.UnitOf(u.ID, u.DependsOn, u.Objects)
-		if err != nil {
-			return nil, err
-		}
-		dunits = append(dunits, du)
+	for _, du := range r.dunits {
 		for _, o := range du.Objects {
 			if o.Defines != nil {
 				crdName[*o.Defines] = o.Name
@@ -99,15 +92,8 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 				namespaces[o.Name] = true
 			}
 		}
-		for _, o := range u.Objects {
-			claims[entryOf(o).ID()] = u.ID
-		}
 	}
-	g, err := dag.Build(dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
-	if err != nil {
-		return nil, err
-	}
-	order, err := g.Sort()
+	order, err := r.graph.Sort()
 	if err != nil {
 		return nil, err
 	}
@@ -190,23 +176,11 @@ func (a *Applier) planPrune(ctx context.Context, u *Unit, claims map[string]stri
 		entries = append(entries, entryOf(o))
 	}
 	var out []PlannedObject
-	for _, e := range inventory.Diff(old, inventory.New(u.ID, entries...)) {
-		if owner, ok := claims[e.ID()]; ok && owner != u.ID {
-			continue
-		}
-		obj := &unstructured.Unstructured{}
-		obj.SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
-		obj.SetKind(e.Kind)
-		obj.SetNamespace(e.Namespace)
-		obj.SetName(e.Name)
-		if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			continue // gone already, or not readable: nothing to prune
-		}
-		an := obj.GetAnnotations()
-		if an[PruneAnnotation] == "disabled" || an[fluxPruneAnnotation] == "disabled" {
-			out = append(out, PlannedObject{Unit: u.ID, Object: ssaSubject(obj), Action: PlanSkip, Message: "no longer rendered; kept by annotation"})
-			continue
-		}
+	stale, kept, _ := a.pruneCandidates(ctx, u.ID, old, inventory.New(u.ID, entries...), claims)
+	for _, obj := range kept {
+		out = append(out, PlannedObject{Unit: u.ID, Object: ssaSubject(obj), Action: PlanSkip, Message: "no longer rendered; kept by annotation"})
+	}
+	for _, obj := range stale {
 		out = append(out, PlannedObject{Unit: u.ID, Object: ssaSubject(obj), Action: PlanPrune, Message: "no longer rendered"})
 	}
 	return out, nil
