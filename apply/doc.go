@@ -31,6 +31,9 @@
 // annotation per object); immutable-field changes recreate the object only
 // when forced (Options.Force, or gitopskit.dev/force: enabled).
 //
-// Not yet here: skipping requests for unchanged objects (see
-// BENCHMARKS.md for where apply stands against a raw request loop).
+// Requests are few: CRDs and Namespaces go through ssa; every other object
+// gets one server-side apply, or none when the inventory's digest of what
+// was last applied matches and one LIST per kind shows the live object
+// still holds every field gitopskit sets (drift is re-applied). See
+// BENCHMARKS.md.
 package apply

@@ -12,8 +12,11 @@ import (
 var ErrNotFound = errors.New("inventory not found")
 
 // Entry names one object by group, version, kind, namespace and name.
+// Digest, when set, is a digest of what was last applied, so an applier
+// can tell an unchanged object without asking the server.
 type Entry struct {
 	Group, Version, Kind, Namespace, Name string
+	Digest                                string
 }
 
 // ID identifies the object whatever its version, in Flux's inventory
@@ -34,17 +37,26 @@ func (e Entry) String() string {
 	return s + "/" + e.Name
 }
 
-// line is the stored form: ID and version, one entry per line.
-func (e Entry) line() string { return e.ID() + "_" + e.Version }
+// line is the stored form: ID, version and digest if any, one per line.
+func (e Entry) line() string {
+	if e.Digest != "" {
+		return e.ID() + "_" + e.Version + "_" + e.Digest
+	}
+	return e.ID() + "_" + e.Version
+}
 
 func parseLine(s string) (Entry, error) {
-	// namespace and name never hold '_'; group may not either; kind and
-	// version are identifiers. So the five fields split cleanly.
+	// namespace and name never hold '_'; group may not either; kind,
+	// version and digest are identifiers. So the fields split cleanly.
 	parts := strings.Split(s, "_")
-	if len(parts) != 5 || parts[1] == "" || parts[3] == "" || parts[4] == "" {
+	if (len(parts) != 5 && len(parts) != 6) || parts[1] == "" || parts[3] == "" || parts[4] == "" {
 		return Entry{}, fmt.Errorf("inventory entry %q does not parse", s)
 	}
-	return Entry{Namespace: parts[0], Name: parts[1], Group: parts[2], Kind: parts[3], Version: parts[4]}, nil
+	e := Entry{Namespace: parts[0], Name: parts[1], Group: parts[2], Kind: parts[3], Version: parts[4]}
+	if len(parts) == 6 {
+		e.Digest = parts[5]
+	}
+	return e, nil
 }
 
 // Inventory is the set of objects one unit owns, sorted by ID.

@@ -20,7 +20,7 @@ import (
 func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 	ctx := context.Background()
 	entries := []inventory.Entry{
-		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "web", Name: "api"},
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "web", Name: "api", Digest: "3f2a9c0d11e4b5a6"},
 		{Version: "v1", Kind: "Namespace", Name: "web"},
 		{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition", Name: "certificates.cert-manager.io"},
 		{Group: "cert-manager.io", Version: "v1", Kind: "Certificate", Namespace: "web", Name: "tls"},

@@ -1,0 +1,167 @@
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"github.com/fluxcd/pkg/ssa"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// digestOf is a digest of what gitopskit applies for an object.
+func digestOf(o *unstructured.Unstructured) string {
+	b, _ := json.Marshal(o.Object)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// applied is the outcome for one object of applyObjects.
+type applied struct {
+	obj    *unstructured.Unstructured // the server's answer, or the live object when unchanged
+	action ssa.Action
+}
+
+// applyObjects applies objects that need no staging, with as few requests
+// as the state allows: one LIST per kind and namespace tells which objects
+// exist; an object whose last applied digest (from the inventory) matches
+// and whose live state still holds every field gitopskit sets is left
+// alone with no request; every other object gets one server-side apply.
+// An object the plain apply cannot take (an immutable field, say) goes
+// through ssa, which recreates it when forced.
+func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstructured, lastDigest map[string]string) ([]applied, error) {
+	type groupKey struct {
+		gvk schema.GroupVersionKind
+		ns  string
+	}
+	groups := map[groupKey][]int{}
+	for i, o := range objs {
+		k := groupKey{o.GroupVersionKind(), o.GetNamespace()}
+		groups[k] = append(groups[k], i)
+	}
+	live := make([]*unstructured.Unstructured, len(objs))
+	var mu sync.Mutex
+	var lg errgroup.Group
+	lg.SetLimit(objectConcurrency)
+	for k, idx := range groups {
+		// Only worth a LIST when some object may be unchanged.
+		known := false
+		for _, i := range idx {
+			if lastDigest[entryOf(objs[i]).ID()] != "" {
+				known = true
+				break
+			}
+		}
+		if !known {
+			continue
+		}
+		lg.Go(func() error {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+			var opts []client.ListOption
+			if k.ns != "" {
+				opts = append(opts, client.InNamespace(k.ns))
+			}
+			if err := a.client.List(ctx, list, opts...); err != nil {
+				return nil // no list (e.g. no such kind yet): every object is applied
+			}
+			byName := make(map[string]*unstructured.Unstructured, len(list.Items))
+			for i := range list.Items {
+				byName[list.Items[i].GetName()] = &list.Items[i]
+			}
+			mu.Lock()
+			for _, i := range idx {
+				live[i] = byName[objs[i].GetName()]
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = lg.Wait()
+
+	out := make([]applied, len(objs))
+	var g errgroup.Group
+	g.SetLimit(objectConcurrency)
+	for i, o := range objs {
+		if l := live[i]; l != nil && lastDigest[entryOf(o).ID()] == digestOf(o) && holds(l.Object, o.Object) {
+			out[i] = applied{obj: l, action: ssa.UnchangedAction}
+			continue
+		}
+		g.Go(func() error {
+			obj := o.DeepCopy()
+			err := a.client.Patch(ctx, obj, client.Apply, client.FieldOwner(a.opts.FieldManager), client.ForceOwnership)
+			if err == nil {
+				// "created" means new to this unit, or gone from the cluster.
+				action := ssa.ConfiguredAction
+				if lastDigest[entryOf(o).ID()] == "" || live[i] == nil {
+					action = ssa.CreatedAction
+				}
+				out[i] = applied{obj: obj, action: action}
+				return nil
+			}
+			// ssa knows how to recreate objects whose immutable fields
+			// changed (when forced) and words the errors well.
+			entry, err := a.rm.Apply(ctx, o.DeepCopy(), ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector})
+			if err != nil {
+				return err
+			}
+			out[i] = applied{obj: o, action: entry.Action}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// holds reports whether live has every field desired sets, with the same
+// value: nothing gitopskit applies has drifted. Fields the server adds
+// (defaults, status, metadata it manages) are ignored.
+func holds(live, desired any) bool {
+	switch d := desired.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, dv := range d {
+			lv, ok := l[k]
+			if !ok {
+				return dv == nil
+			}
+			if !holds(lv, dv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(d) {
+			return false
+		}
+		for i := range d {
+			if !holds(l[i], d[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return reflect.DeepEqual(live, desired) || fmt.Sprint(live) == fmt.Sprint(desired)
+	}
+}
+
+// current reports whether kstatus already calls the object Current, so
+// there is nothing to wait for.
+func current(o *unstructured.Unstructured) bool {
+	res, err := status.Compute(o)
+	return err == nil && res.Status == status.CurrentStatus
+}
