@@ -1,8 +1,13 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
@@ -12,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
 )
 
 func configMaps(ns string, n int, gen string) []*unstructured.Unstructured {
@@ -30,13 +36,37 @@ func configMaps(ns string, n int, gen string) []*unstructured.Unstructured {
 
 // BenchmarkApply1000 compares, in one run on the test control plane, a
 // fresh apply and an unchanged re-apply of 1,000 ConfigMaps by gitopskit,
-// by fluxcd/pkg/ssa ApplyAllStaged at its defaults, and by a raw client-go
-// server-side apply loop with 64 workers (one request per object).
-// Recorded results are in apply/BENCHMARKS.md.
-func BenchmarkApply1000(b *testing.B) {
+// by fluxcd/pkg/ssa ApplyAllStaged at its defaults, by kubectl apply
+// --server-side, and by a raw client-go server-side apply loop with 64
+// workers (one request per object). Recorded results are in
+// apply/BENCHMARKS.md.
+func BenchmarkApply1000(b *testing.B) { benchmarkApply(b, 1000) }
+
+// BenchmarkApply10000 is the same with 10,000 ConfigMaps.
+func BenchmarkApply10000(b *testing.B) { benchmarkApply(b, 10000) }
+
+// kubectlBinary builds kubectl from the nested control-plane module (or
+// takes GITOPSKIT_KUBECTL).
+func kubectlBinary(b *testing.B) string {
+	if p := os.Getenv("GITOPSKIT_KUBECTL"); p != "" {
+		return p
+	}
+	_, file, _, _ := runtime.Caller(0)
+	mod := filepath.Join(filepath.Dir(file), "..", "internal", "testenv", "binaries")
+	out := filepath.Join(b.TempDir(), "kubectl")
+	cmd := exec.Command("go", "build", "-o", out, "k8s.io/kubernetes/cmd/kubectl")
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building kubectl in %s: %v\n%s", mod, err, msg)
+	}
+	return out
+}
+
+func benchmarkApply(b *testing.B, n int) {
 	env := testenvShared(b)
 	ctx := context.Background()
-	const n = 1000
+	kubectl := kubectlBinary(b)
 	run := func(b *testing.B, name string, apply func(ns string, objs []*unstructured.Unstructured)) {
 		b.Run(name+"/fresh", func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
@@ -71,6 +101,22 @@ func BenchmarkApply1000(b *testing.B) {
 	run(b, "ssa-ApplyAllStaged", func(ns string, objs []*unstructured.Unstructured) {
 		if _, err := rm.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions()); err != nil {
 			b.Fatal(err)
+		}
+	})
+	run(b, "kubectl-server-side", func(ns string, objs []*unstructured.Unstructured) {
+		var buf bytes.Buffer
+		for _, o := range objs {
+			y, err := yaml.Marshal(o.Object)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf.WriteString("---\n")
+			buf.Write(y)
+		}
+		cmd := exec.Command(kubectl, "--kubeconfig", env.Kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-")
+		cmd.Stdin = &buf
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("kubectl: %v\n%s", err, out)
 		}
 	})
 	dyn := dynamic.NewForConfigOrDie(env.Config)
