@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -353,16 +352,22 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 	// Prune what the unit applied before and renders no more, unless
 	// another unit claims it now or it is marked to be kept.
 	stale, _, keep := a.pruneCandidates(ctx, u.ID, old, cur, claims)
-	if len(stale) > 0 {
-		slices.SortFunc(stale, func(x, y *unstructured.Unstructured) int { return strings.Compare(entryOf(x).ID(), entryOf(y).ID()) })
-		cs, err := a.rm.DeleteAll(ctx, stale, ssa.DefaultDeleteOptions())
+	// Delete in reverse dependency order — custom resources before their
+	// CRD, objects before their Namespace — one level at a time, waiting
+	// for each level to be gone.
+	levels, err := deletionLevels(stale)
+	if err != nil {
+		return fail(fmt.Errorf("prune: %w", err))
+	}
+	for li, level := range levels {
+		cs, err := a.rm.DeleteAll(ctx, level, ssa.DefaultDeleteOptions())
 		deleted := map[string]bool{}
 		if cs != nil {
 			for _, e := range cs.Entries {
 				deleted[e.Subject] = true
 			}
 		}
-		for _, o := range stale {
+		for _, o := range level {
 			e := entryOf(o)
 			if err != nil && !deleted[ssaSubject(o)] {
 				keep = append(keep, e) // a failed delete stays in the inventory
@@ -372,10 +377,24 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 			a.emit(Event{Type: ObjectPruned, Unit: u.ID, Object: e.String()})
 		}
 		if err != nil {
+			for _, later := range levels[li+1:] { // not attempted: still ours
+				for _, o := range later {
+					keep = append(keep, entryOf(o))
+				}
+			}
 			_ = a.opts.Store.Save(ctx, inventory.New(u.ID, append(cur.Entries, keep...)...))
 			return fail(fmt.Errorf("prune: %w", err))
 		}
-		if err := a.rm.WaitForTermination(stale, ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
+		// Namespaces are deleted, not waited for: the cluster's namespace
+		// controller finalizes them, which can take minutes, and they are
+		// always in the last level, so nothing waits on them.
+		var wait []*unstructured.Unstructured
+		for _, o := range level {
+			if gvk := o.GroupVersionKind(); !(gvk.Group == "" && gvk.Kind == "Namespace") {
+				wait = append(wait, o)
+			}
+		}
+		if err := a.rm.WaitForTermination(wait, ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
 			return fail(fmt.Errorf("prune: waiting for deletion: %w", err))
 		}
 	}
@@ -480,4 +499,39 @@ func (a *Applier) pruneCandidates(ctx context.Context, unit string, old, cur *in
 		stale = append(stale, obj)
 	}
 	return stale, kept, unreadable
+}
+
+// deletionLevels groups objects to delete so that each group depends on
+// nothing in a later one: the reverse of dag's apply levels.
+func deletionLevels(objs []*unstructured.Unstructured) ([][]*unstructured.Unstructured, error) {
+	if len(objs) == 0 {
+		return nil, nil
+	}
+	dobjs := make([]dag.Object, len(objs))
+	byID := make(map[string]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		d, err := dag.ObjectOf(o)
+		if err != nil {
+			return nil, err
+		}
+		dobjs[i] = d
+		byID[d.ObjectRef.String()] = o
+	}
+	g, err := dag.ObjectGraph(dobjs)
+	if err != nil {
+		return nil, err
+	}
+	levels, err := g.Levels()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]*unstructured.Unstructured, 0, len(levels))
+	for i := len(levels) - 1; i >= 0; i-- {
+		var level []*unstructured.Unstructured
+		for _, id := range levels[i] {
+			level = append(level, byID[id])
+		}
+		out = append(out, level)
+	}
+	return out, nil
 }

@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitopskit/gitopskit/dag"
@@ -23,6 +25,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// controller-runtime's client logs through a process-wide logger and
+	// warns, with a stack, when nobody set one; tests set a silent one.
+	ctrllog.SetLogger(logr.Discard())
 	if os.Getenv(helperEnv) != "" {
 		runCrashHelper()
 	}
