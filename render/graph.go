@@ -156,6 +156,8 @@ type graphLoader struct {
 	objects map[string]Object // every rendered object by Kind/namespace/name
 	sources map[string]*sourceEntry
 	fetches map[string]*fetchResult
+	// kustomize is shared by every unit, so each artifact is scanned once.
+	kustomize *Kustomize
 }
 
 // sourceEntry is a Flux source object found in some unit's output.
@@ -174,7 +176,8 @@ type fetchResult struct {
 
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
-		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}}
+		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{},
+		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache})}
 	return l
 }
 

@@ -44,8 +44,7 @@ func (l *graphLoader) render(ctx context.Context, u *Unit, apiVersions []string,
 		if art, err = l.sourceArtifact(ctx, kind, ns, name, final, &sourceWarnings); err != nil {
 			return nil, err
 		}
-		k := NewKustomize(KustomizeOptions{Values: values, Cache: l.opts.Cache})
-		res, err = k.Render(ctx, art, u.Object)
+		res, err = l.kustomize.withValues(values).Render(ctx, art, u.Object)
 	case HelmGroup:
 		if art, err = l.chartArtifact(ctx, u.Object, final, &sourceWarnings); err != nil {
 			return nil, err

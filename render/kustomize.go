@@ -57,15 +57,28 @@ type KustomizeOptions struct {
 // a process-wide variable; builds of artifacts whose kustomizations set the
 // openapi field run one at a time, all others run concurrently.
 type Kustomize struct {
-	opts KustomizeOptions
+	opts  KustomizeOptions
+	scans *schemaScans
+}
 
-	mu         sync.Mutex
-	usesSchema map[string]bool // artifact digest → some kustomization sets openapi
+// schemaScans remembers, per artifact digest, whether some kustomization
+// of the artifact sets the openapi field, so each artifact is walked once.
+type schemaScans struct {
+	mu   sync.Mutex
+	seen map[string]bool
 }
 
 // NewKustomize returns a Kustomize renderer.
 func NewKustomize(opts KustomizeOptions) *Kustomize {
-	return &Kustomize{opts: opts, usesSchema: map[string]bool{}}
+	return &Kustomize{opts: opts, scans: &schemaScans{seen: map[string]bool{}}}
+}
+
+// withValues returns a renderer reading values from vs and sharing k's
+// scans, for callers that need a value source per unit.
+func (k *Kustomize) withValues(vs ValueSource) *Kustomize {
+	opts := k.opts
+	opts.Values = vs
+	return &Kustomize{opts: opts, scans: k.scans}
 }
 
 // schemaLock orders kustomize builds around its global OpenAPI schema:
@@ -266,9 +279,9 @@ func relErr(err error, root string) error {
 // setsSchema reports whether any kustomization file of the artifact sets
 // the openapi field, remembering the answer per artifact digest.
 func (k *Kustomize) setsSchema(art *source.Artifact) bool {
-	k.mu.Lock()
-	v, ok := k.usesSchema[art.Digest]
-	k.mu.Unlock()
+	k.scans.mu.Lock()
+	v, ok := k.scans.seen[art.Digest]
+	k.scans.mu.Unlock()
 	if ok {
 		return v
 	}
@@ -288,8 +301,8 @@ func (k *Kustomize) setsSchema(art *source.Artifact) bool {
 		}
 		return nil
 	})
-	k.mu.Lock()
-	k.usesSchema[art.Digest] = found
-	k.mu.Unlock()
+	k.scans.mu.Lock()
+	k.scans.seen[art.Digest] = found
+	k.scans.mu.Unlock()
 	return found
 }
