@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +100,23 @@ type Unit struct {
 	// HealthChecks are further objects, not applied by this unit, that
 	// must be healthy before it is done (Flux's spec.healthChecks).
 	HealthChecks []ObjectRef
+	// Revision is the source revision the objects come from; it is kept
+	// with the unit's inventory.
+	Revision string
+	// Skip leaves the unit's objects in the cluster as they are — nothing
+	// applied, nothing pruned — while it still takes part in ordering and
+	// its objects stay claimed, so no other unit prunes them: a suspended
+	// unit, or one not selected for this run. Its dependents go on.
+	Skip bool
+	// Removed marks a unit that no longer exists (its definition left the
+	// source): everything its inventory holds is pruned, as for an empty
+	// render but without needing AllowEmpty, and then the inventory itself
+	// is deleted when the Store can (inventory.Deleter). Objects must be
+	// empty.
+	Removed bool
+	// Err, when set, fails the unit without touching the cluster (e.g. it
+	// did not render): its dependents are blocked and the rest go on.
+	Err error
 }
 
 // ObjectRef names an object to wait for.
@@ -187,6 +205,8 @@ type UnitResult struct {
 	Err    error
 	// BlockedBy is the failed unit that kept this one from starting.
 	BlockedBy string
+	// Skipped is set for a unit given with Unit.Skip.
+	Skipped bool
 }
 
 // Change is one object's outcome.
@@ -247,6 +267,19 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
 		return res
 	}
+	switch {
+	case u.Err != nil:
+		res.Err = u.Err
+		if !strings.Contains(u.Err.Error(), u.ID) {
+			res.Err = fmt.Errorf("%s: %w", u.ID, u.Err)
+		}
+		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
+		return res
+	case u.Skip:
+		res.Skipped = true
+		a.emit(Event{Type: UnitSkipped, Unit: u.ID})
+		return res
+	}
 	a.emit(Event{Type: UnitStarted, Unit: u.ID})
 	timeout := u.Timeout
 	if timeout <= 0 {
@@ -269,16 +302,22 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		entries = append(entries, e)
 	}
 	cur := inventory.New(u.ID, entries...)
+	cur.Revision = u.Revision
 	lastDigest := make(map[string]string, len(old.Entries))
 	for _, e := range old.Entries {
 		lastDigest[e.ID()] = e.Digest
 	}
-	if len(cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty {
+	if u.Removed && len(u.Objects) > 0 {
+		return fail(errors.New("a removed unit cannot have objects"))
+	}
+	if len(cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty && !u.Removed {
 		return fail(fmt.Errorf("the render is empty and %d objects would be pruned; refusing (set AllowEmpty to allow it)", len(old.Entries)))
 	}
 	// Remember old ∪ new before touching the cluster: a crash from here on
-	// never forgets an object.
-	if err := a.opts.Store.Save(ctx, inventory.Union(old, cur)); err != nil {
+	// never forgets an object. (The revision changes only once applied.)
+	pending := inventory.Union(old, cur)
+	pending.Revision = old.Revision
+	if err := a.saveInventory(ctx, old, pending); err != nil {
 		return fail(err)
 	}
 
@@ -382,7 +421,9 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 					keep = append(keep, entryOf(o))
 				}
 			}
-			_ = a.opts.Store.Save(ctx, inventory.New(u.ID, append(cur.Entries, keep...)...))
+			left := inventory.New(u.ID, append(cur.Entries, keep...)...)
+			left.Revision = cur.Revision
+			_ = a.opts.Store.Save(ctx, left)
 			return fail(fmt.Errorf("prune: %w", err))
 		}
 		// Namespaces are deleted, not waited for: the cluster's namespace
@@ -398,11 +439,26 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 			return fail(fmt.Errorf("prune: waiting for deletion: %w", err))
 		}
 	}
-	if err := a.opts.Store.Save(ctx, inventory.New(u.ID, append(cur.Entries, keep...)...)); err != nil {
+	final := inventory.New(u.ID, append(cur.Entries, keep...)...)
+	final.Revision = cur.Revision
+	if d, ok := a.opts.Store.(inventory.Deleter); ok && u.Removed && len(final.Entries) == 0 {
+		if err := d.Delete(ctx, u.ID); err != nil {
+			return fail(err)
+		}
+	} else if err := a.saveInventory(ctx, pending, final); err != nil {
 		return fail(err)
 	}
 	a.emit(Event{Type: UnitReady, Unit: u.ID})
 	return res
+}
+
+// saveInventory saves inv unless the store already holds exactly that
+// (stored), so an unchanged unit makes no write request.
+func (a *Applier) saveInventory(ctx context.Context, stored, inv *inventory.Inventory) error {
+	if stored.Revision == inv.Revision && slices.Equal(stored.Entries, inv.Entries) {
+		return nil
+	}
+	return a.opts.Store.Save(ctx, inv)
 }
 
 // ssaSubject is how ssa names an object in change sets.

@@ -9,6 +9,7 @@ const (
 	UnitReady     EventType = "UnitReady"
 	UnitFailed    EventType = "UnitFailed"
 	UnitBlocked   EventType = "UnitBlocked"
+	UnitSkipped   EventType = "UnitSkipped"
 	ObjectApplied EventType = "ObjectApplied"
 	ObjectPruned  EventType = "ObjectPruned"
 )

@@ -104,6 +104,13 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 	plan := &Plan{}
 	for _, id := range order {
 		u := byID[id]
+		if u.Skip {
+			continue
+		}
+		if u.Err != nil {
+			plan.Objects = append(plan.Objects, PlannedObject{Unit: u.ID, Action: PlanSkip, Message: u.Err.Error()})
+			continue
+		}
 		for _, o := range u.Objects {
 			po, err := a.planObject(ctx, u.ID, o.DeepCopy(), crdName, namespaces, key)
 			if err != nil {

@@ -24,7 +24,9 @@ const (
 	StoreLabel = "gitopskit.dev/inventory"
 	// UnitAnnotation holds the unit ID.
 	UnitAnnotation = "gitopskit.dev/unit"
-	dataKey        = "inventory.gz"
+	// RevisionAnnotation holds the revision the unit was last applied from.
+	RevisionAnnotation = "gitopskit.dev/revision"
+	dataKey            = "inventory.gz"
 )
 
 // ConfigMapStore keeps each unit's inventory in a ConfigMap of one
@@ -85,7 +87,9 @@ func decode(unit string, cm *corev1.ConfigMap) (*Inventory, error) {
 		}
 		entries = append(entries, e)
 	}
-	return New(unit, entries...), nil
+	inv := New(unit, entries...)
+	inv.Revision = cm.Annotations[RevisionAnnotation]
+	return inv, nil
 }
 
 // Save writes the unit's inventory with a server-side apply.
@@ -105,7 +109,7 @@ func (s *ConfigMapStore) Save(ctx context.Context, inv *Inventory) error {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.objectName(inv.Unit), Namespace: s.namespace,
 			Labels:      map[string]string{StoreLabel: s.name},
-			Annotations: map[string]string{UnitAnnotation: inv.Unit},
+			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision},
 		},
 		BinaryData: map[string][]byte{dataKey: buf.Bytes()},
 	}

@@ -61,8 +61,11 @@ func parseLine(s string) (Entry, error) {
 
 // Inventory is the set of objects one unit owns, sorted by ID.
 type Inventory struct {
-	Unit    string
-	Entries []Entry
+	Unit string
+	// Revision is the source revision the entries were last applied from
+	// (informational: status displays read it; nothing depends on it).
+	Revision string
+	Entries  []Entry
 }
 
 // New returns an inventory of the entries, deduplicated by ID (the last
@@ -90,7 +93,9 @@ func (inv *Inventory) Has(e Entry) bool {
 // versions win). Apply saves old ∪ new before it applies, so a crash never
 // forgets an object.
 func Union(a, b *Inventory) *Inventory {
-	return New(b.Unit, append(slices.Clone(a.Entries), b.Entries...)...)
+	out := New(b.Unit, append(slices.Clone(a.Entries), b.Entries...)...)
+	out.Revision = b.Revision
+	return out
 }
 
 // Diff returns the entries of old that new does not hold (by ID): what a

@@ -22,7 +22,7 @@ func (m *MemoryStore) Load(_ context.Context, unit string) (*Inventory, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", unit, ErrNotFound)
 	}
-	return &Inventory{Unit: inv.Unit, Entries: slices.Clone(inv.Entries)}, nil
+	return &Inventory{Unit: inv.Unit, Revision: inv.Revision, Entries: slices.Clone(inv.Entries)}, nil
 }
 
 // Save stores a copy of inv.
@@ -32,7 +32,9 @@ func (m *MemoryStore) Save(_ context.Context, inv *Inventory) error {
 	if m.invs == nil {
 		m.invs = map[string]*Inventory{}
 	}
-	m.invs[inv.Unit] = New(inv.Unit, inv.Entries...)
+	c := New(inv.Unit, inv.Entries...)
+	c.Revision = inv.Revision
+	m.invs[inv.Unit] = c
 	return nil
 }
 

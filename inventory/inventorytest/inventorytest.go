@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 	t.Run("round trip", func(t *testing.T) {
 		s := newStore(t)
 		want := inventory.New("Kustomization/flux-system/apps", entries...)
+		want.Revision = "main@sha1:0123456789abcdef0123456789abcdef01234567"
 		if err := s.Save(ctx, want); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,107 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitopskit/gitopskit/inventory"
+	"github.com/gitopskit/gitopskit/internal/testenv"
+)
+
+// TestSkipAndErr: a skipped unit is neither applied nor pruned, its
+// objects stay claimed and its dependents go on; a unit given with Err
+// fails without touching the cluster and blocks its dependents.
+func TestSkipAndErr(t *testing.T) {
+	ns := testNS()
+	store := &inventory.MemoryStore{}
+	a, err := New(testenv.Config(t), Options{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first := []Unit{
+		{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		{ID: "held", DependsOn: []string{"ns"}, Revision: "r1", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-b"))},
+	}
+	if res, err := a.Apply(ctx, first); err != nil || firstErr(res) != nil {
+		t.Fatal(err, firstErr(res))
+	}
+	// held is now skipped with a render that would drop held-b and add
+	// held-c; the broken unit did not render.
+	res, err := a.Apply(ctx, []Unit{
+		{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		{ID: "held", DependsOn: []string{"ns"}, Skip: true, Revision: "r2", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-c"))},
+		{ID: "after-held", DependsOn: []string{"held"}, Objects: objs(t, cmDoc(ns, "after-held"))},
+		{ID: "broken", Err: errors.New("render: kustomization.yaml: bad")},
+		{ID: "after-broken", DependsOn: []string{"broken"}, Objects: objs(t, cmDoc(ns, "never"))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, u := range res.Units {
+		states[u.ID] = u.State.String()
+		if u.Skipped {
+			states[u.ID] += ",skipped"
+		}
+	}
+	want := map[string]string{"ns": "Succeeded", "held": "Succeeded,skipped", "after-held": "Succeeded", "broken": "Failed", "after-broken": "Blocked"}
+	if diff := cmp.Diff(want, states); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	if u, _ := res.Unit("broken"); u.Err == nil || u.Err.Error() != "broken: render: kustomization.yaml: bad" {
+		t.Errorf("broken: err = %v", u.Err)
+	}
+	if !exists(t, cmGVR, ns, "held-b") || exists(t, cmGVR, ns, "held-c") || !exists(t, cmGVR, ns, "after-held") || exists(t, cmGVR, ns, "never") {
+		t.Error("a skipped unit was applied or pruned, or a dependent went the wrong way")
+	}
+	inv, err := store.Load(ctx, "held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Revision != "r1" || len(inv.Entries) != 2 {
+		t.Errorf("skipped unit's inventory changed: revision %q, %d entries", inv.Revision, len(inv.Entries))
+	}
+}
+
+// TestRemovedUnit: a unit that is gone has everything it applied pruned,
+// except what another unit now claims, and its inventory deleted.
+func TestRemovedUnit(t *testing.T) {
+	ns := testNS()
+	store := &inventory.MemoryStore{}
+	a, err := New(testenv.Config(t), Options{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res, err := a.Apply(ctx, []Unit{
+		{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		{ID: "gone", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "gone-a"), cmDoc(ns, "moved"))},
+	}); err != nil || firstErr(res) != nil {
+		t.Fatal(err, firstErr(res))
+	}
+	res, err := a.Apply(ctx, []Unit{
+		{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		{ID: "heir", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "moved"))},
+		{ID: "gone", Removed: true},
+	})
+	if err != nil || firstErr(res) != nil {
+		t.Fatal(err, firstErr(res))
+	}
+	if exists(t, cmGVR, ns, "gone-a") || !exists(t, cmGVR, ns, "moved") {
+		t.Error("removed unit: gone-a should be pruned and moved kept")
+	}
+	if _, err := store.Load(ctx, "gone"); !errors.Is(err, inventory.ErrNotFound) {
+		t.Errorf("inventory of the removed unit: %v, want ErrNotFound", err)
+	}
+	res, err = a.Apply(ctx, []Unit{{ID: "odd", Removed: true, Objects: objs(t, cmDoc(ns, "x"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := res.Unit("odd"); u.Err == nil {
+		t.Error("a removed unit with objects was accepted")
+	}
+}
