@@ -295,8 +295,19 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 	if err != nil {
 		return fail(err)
 	}
-	entries := make([]inventory.Entry, 0, len(u.Objects))
-	for _, o := range u.Objects {
+	objs := make([]*unstructured.Unstructured, len(u.Objects))
+	for i, o := range u.Objects {
+		objs[i] = o.DeepCopy()
+	}
+	// A Secret's stringData is applied as data (as Flux does), so the live
+	// Secret, which only ever has data, compares equal.
+	for _, o := range objs {
+		if err := stringDataToData(o); err != nil {
+			return fail(fmt.Errorf("%s: %w", ssaSubject(o), err))
+		}
+	}
+	entries := make([]inventory.Entry, 0, len(objs))
+	for _, o := range objs {
 		e := entryOf(o)
 		e.Digest = digestOf(o)
 		entries = append(entries, e)
@@ -321,10 +332,6 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		return fail(err)
 	}
 
-	objs := make([]*unstructured.Unstructured, len(u.Objects))
-	for i, o := range u.Objects {
-		objs[i] = o.DeepCopy()
-	}
 	if err := a.checkConflicts(ctx, objs); err != nil {
 		return fail(err)
 	}
@@ -340,6 +347,20 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		}
 	}
 	var waitFor object.ObjMetadataSet
+	// Unchanged CRDs and Namespaces need no request either.
+	if len(first) > 0 {
+		live := a.liveOf(ctx, first, lastDigest)
+		var changed []*unstructured.Unstructured
+		for i, o := range first {
+			if unchanged(o, live[i], lastDigest) {
+				res.Changes = append(res.Changes, Change{Object: ssaSubject(o), Action: string(ssa.UnchangedAction)})
+				a.emit(Event{Type: ObjectApplied, Unit: u.ID, Object: ssaSubject(o), Action: string(ssa.UnchangedAction)})
+				continue
+			}
+			changed = append(changed, o)
+		}
+		first = changed
+	}
 	if len(first) > 0 {
 		cs, err := a.rm.ApplyAllStaged(ctx, first, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: 200 * time.Millisecond, WaitTimeout: timeout})
 		if cs != nil {
@@ -390,7 +411,8 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 
 	// Prune what the unit applied before and renders no more, unless
 	// another unit claims it now or it is marked to be kept.
-	stale, _, keep := a.pruneCandidates(ctx, u.ID, old, cur, claims)
+	stale, _, unreadable := a.pruneCandidates(ctx, u.ID, old, cur, claims)
+	keep := slices.Clone(unreadable)
 	// Delete in reverse dependency order — custom resources before their
 	// CRD, objects before their Namespace — one level at a time, waiting
 	// for each level to be gone.
@@ -447,6 +469,9 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		}
 	} else if err := a.saveInventory(ctx, pending, final); err != nil {
 		return fail(err)
+	}
+	if len(unreadable) > 0 {
+		return fail(fmt.Errorf("prune: could not read %d objects to delete, kept in the inventory (first: %s)", len(unreadable), unreadable[0]))
 	}
 	a.emit(Event{Type: UnitReady, Unit: u.ID})
 	return res

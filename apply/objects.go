@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -38,6 +39,47 @@ type applied struct {
 // An object the plain apply cannot take (an immutable field, say) goes
 // through ssa, which recreates it when forced.
 func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstructured, lastDigest map[string]string) ([]applied, error) {
+	live := a.liveOf(ctx, objs, lastDigest)
+	out := make([]applied, len(objs))
+	var g errgroup.Group
+	g.SetLimit(objectConcurrency)
+	for i, o := range objs {
+		if unchanged(o, live[i], lastDigest) {
+			out[i] = applied{obj: live[i], action: ssa.UnchangedAction}
+			continue
+		}
+		g.Go(func() error {
+			obj := o.DeepCopy()
+			err := a.client.Patch(ctx, obj, client.Apply, client.FieldOwner(a.opts.FieldManager), client.ForceOwnership)
+			if err == nil {
+				// "created" means new to this unit, or gone from the cluster.
+				action := ssa.ConfiguredAction
+				if lastDigest[entryOf(o).ID()] == "" || live[i] == nil {
+					action = ssa.CreatedAction
+				}
+				out[i] = applied{obj: obj, action: action}
+				return nil
+			}
+			// ssa knows how to recreate objects whose immutable fields
+			// changed (when forced) and words the errors well.
+			entry, err := a.rm.Apply(ctx, o.DeepCopy(), ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector})
+			if err != nil {
+				return err
+			}
+			out[i] = applied{obj: o, action: entry.Action}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// liveOf reads, with one LIST per kind and namespace, the live state of
+// the objects that may be unchanged (those with a digest in the
+// inventory); the others, and objects not found, are nil.
+func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured, lastDigest map[string]string) []*unstructured.Unstructured {
 	type groupKey struct {
 		gvk schema.GroupVersionKind
 		ns  string
@@ -86,41 +128,13 @@ func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstruc
 		})
 	}
 	_ = lg.Wait()
+	return live
+}
 
-	out := make([]applied, len(objs))
-	var g errgroup.Group
-	g.SetLimit(objectConcurrency)
-	for i, o := range objs {
-		if l := live[i]; l != nil && lastDigest[entryOf(o).ID()] == digestOf(o) && holds(l.Object, o.Object) {
-			out[i] = applied{obj: l, action: ssa.UnchangedAction}
-			continue
-		}
-		g.Go(func() error {
-			obj := o.DeepCopy()
-			err := a.client.Patch(ctx, obj, client.Apply, client.FieldOwner(a.opts.FieldManager), client.ForceOwnership)
-			if err == nil {
-				// "created" means new to this unit, or gone from the cluster.
-				action := ssa.ConfiguredAction
-				if lastDigest[entryOf(o).ID()] == "" || live[i] == nil {
-					action = ssa.CreatedAction
-				}
-				out[i] = applied{obj: obj, action: action}
-				return nil
-			}
-			// ssa knows how to recreate objects whose immutable fields
-			// changed (when forced) and words the errors well.
-			entry, err := a.rm.Apply(ctx, o.DeepCopy(), ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector})
-			if err != nil {
-				return err
-			}
-			out[i] = applied{obj: o, action: entry.Action}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return out, err
-	}
-	return out, nil
+// unchanged reports whether o needs no request: what was last applied is
+// what o is now, and live still holds it.
+func unchanged(o, live *unstructured.Unstructured, lastDigest map[string]string) bool {
+	return live != nil && lastDigest[entryOf(o).ID()] == digestOf(o) && holds(live.Object, o.Object)
 }
 
 // holds reports whether live has every field desired sets, with the same
@@ -134,9 +148,12 @@ func holds(live, desired any) bool {
 			return false
 		}
 		for k, dv := range d {
+			if dv == nil {
+				continue // null sets nothing (e.g. creationTimestamp)
+			}
 			lv, ok := l[k]
 			if !ok {
-				return dv == nil
+				return false
 			}
 			if !holds(lv, dv) {
 				return false
@@ -164,4 +181,32 @@ func holds(live, desired any) bool {
 func current(o *unstructured.Unstructured) bool {
 	res, err := status.Compute(o)
 	return err == nil && res.Status == status.CurrentStatus
+}
+
+// stringDataToData moves a Secret's stringData into data, base64-encoded,
+// stringData winning on conflicts as the API server has it.
+func stringDataToData(o *unstructured.Unstructured) error {
+	if gvk := o.GroupVersionKind(); gvk.Group != "" || gvk.Kind != "Secret" {
+		return nil
+	}
+	sd, found, err := unstructured.NestedMap(o.Object, "stringData")
+	if err != nil || !found {
+		return err
+	}
+	data, _, err := unstructured.NestedMap(o.Object, "data")
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	for k, v := range sd {
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("stringData.%s is not a string", k)
+		}
+		data[k] = base64.StdEncoding.EncodeToString([]byte(s))
+	}
+	unstructured.RemoveNestedField(o.Object, "stringData")
+	return unstructured.SetNestedMap(o.Object, data, "data")
 }

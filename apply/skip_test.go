@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/internal/testenv"
+	"github.com/gitopskit/gitopskit/inventory"
 )
 
 // TestSkipAndErr: a skipped unit is neither applied nor pruned, its

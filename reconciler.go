@@ -1,0 +1,300 @@
+package gitopskit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/inventory"
+	"github.com/gitopskit/gitopskit/render"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// DefaultNamespace is where a Reconciler keeps its inventories when
+// Options.Apply.Store is not set.
+const DefaultNamespace = "gitopskit-system"
+
+// Options configure a Reconciler. Source and Config are required; the rest
+// have working defaults.
+type Options struct {
+	// Source fetches the repository: source.NewGit for a remote,
+	// source.NewDir for a working tree.
+	Source source.Source
+	// Path is the root path in the repository, as in a flux bootstrap
+	// (e.g. "clusters/dev"); empty is the repository root.
+	Path string
+	// Config reaches the cluster.
+	Config *rest.Config
+	// Interval is how often Run reconciles (default 10 minutes), with up
+	// to a tenth of it added at random so replicas do not move in step.
+	Interval time.Duration
+	// Load configures rendering (mirrors, values, caches). Its Cache
+	// defaults to one kept by the Reconciler, so unchanged units are not
+	// rendered again; its KubeVersion defaults to the cluster's.
+	Load render.LoadOptions
+	// Apply configures applying. Its Store defaults to a ConfigMapStore
+	// named "gitopskit" in DefaultNamespace (created when missing), so
+	// pruning works across restarts. Apply.Events still receives every
+	// apply event.
+	Apply apply.Options
+	// Logger receives progress; nil is silent.
+	Logger *slog.Logger
+}
+
+// Reconciler runs the whole GitOps loop: fetch the source, render the
+// repository into units (render.Load), order them (dag) and apply them
+// (apply), pruning with the inventory. One Reconciler serves one source
+// path and one cluster; it is safe for concurrent use, and reconciles one
+// pass at a time.
+type Reconciler struct {
+	opts    Options
+	applier *apply.Applier
+	log     *slog.Logger
+
+	pass sync.Mutex // one reconcile at a time
+
+	mu        sync.Mutex
+	last      *source.Artifact // the last artifact fetched
+	graph     *render.Graph    // the last graph loaded
+	status    map[string]UnitStatus
+	suspended map[string]bool // suspended by call, not by spec
+	watchers  []*watcher
+	pending   map[string]Depth // units Trigger asked for ("" is all)
+	kick      chan struct{}
+}
+
+// New returns a Reconciler. It makes no request until the first reconcile.
+func New(opts Options) (*Reconciler, error) {
+	if opts.Source == nil {
+		return nil, errors.New("gitopskit: Options.Source is required")
+	}
+	if opts.Config == nil {
+		return nil, errors.New("gitopskit: Options.Config is required")
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 10 * time.Minute
+	}
+	if opts.Load.Cache == nil {
+		opts.Load.Cache = render.NewCache(0)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Apply.Logger == nil {
+		opts.Apply.Logger = opts.Logger
+	}
+	r := &Reconciler{
+		opts:      opts,
+		log:       log,
+		status:    map[string]UnitStatus{},
+		suspended: map[string]bool{},
+		pending:   map[string]Depth{},
+		kick:      make(chan struct{}, 1),
+	}
+	userEvents := opts.Apply.Events
+	applyOpts := opts.Apply
+	applyOpts.Events = func(e apply.Event) {
+		r.onEvent(e)
+		if userEvents != nil {
+			userEvents(e)
+		}
+	}
+	if applyOpts.Store == nil {
+		cs, err := kubernetes.NewForConfig(opts.Config)
+		if err != nil {
+			return nil, err
+		}
+		applyOpts.Store = &lazyNamespaceStore{
+			ConfigMapStore: inventory.NewConfigMapStore(cs, DefaultNamespace, "gitopskit"),
+			client:         cs,
+		}
+	}
+	a, err := apply.New(opts.Config, applyOpts)
+	if err != nil {
+		return nil, err
+	}
+	r.applier = a
+	r.opts.Apply = applyOpts
+	return r, nil
+}
+
+// Depth says whether reconciling one unit takes what it depends on along.
+type Depth int
+
+const (
+	// UnitOnly reconciles the unit alone, taking what it depends on as it
+	// is in the cluster (the cure for "cannot run one Kustomization at a
+	// time").
+	UnitOnly Depth = iota
+	// WithDependencies reconciles the unit and everything it depends on,
+	// explicitly or through the CRDs and Namespaces it needs.
+	WithDependencies
+)
+
+// Result is the outcome of one reconcile.
+type Result struct {
+	// Revision is the source revision that was reconciled; after a failed
+	// fetch it is the last one fetched.
+	Revision string
+	// SourceErr is why the source could not be fetched this time; the
+	// last revision fetched was reconciled instead.
+	SourceErr error
+	// Graph is the repository as rendered.
+	Graph *render.Graph
+	// Units are the outcomes, sorted by ID (units skipped because they are
+	// suspended or were not selected are marked Skipped).
+	Units []apply.UnitResult
+}
+
+// Unit returns one unit's outcome.
+func (r *Result) Unit(id string) (apply.UnitResult, bool) {
+	for _, u := range r.Units {
+		if u.ID == id {
+			return u, true
+		}
+	}
+	return apply.UnitResult{}, false
+}
+
+// Err joins the errors of the source and of every failed unit; nil means
+// everything selected is applied and healthy.
+func (r *Result) Err() error {
+	var errs []error
+	if r.SourceErr != nil {
+		errs = append(errs, r.SourceErr)
+	}
+	for _, u := range r.Units {
+		if u.Err != nil {
+			errs = append(errs, u.Err)
+		} else if u.BlockedBy != "" {
+			errs = append(errs, fmt.Errorf("%s: blocked by %s", u.ID, u.BlockedBy))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Reconcile runs one pass over the whole repository: fetch, render, apply
+// every unit that is not suspended, prune, and remove what units that left
+// the repository applied. Units whose revision and spec did not change are
+// not rendered again and, unless their objects drifted, make no write
+// request.
+//
+// If the source cannot be fetched, the last revision fetched is reconciled
+// instead (so drift is still corrected and nothing is pruned for want of a
+// source) and the returned error says so, alongside a Result. The error is
+// also set when the repository root does not render. Failures of single
+// units are in the Result, not the error.
+func (r *Reconciler) Reconcile(ctx context.Context) (*Result, error) {
+	return r.reconcile(ctx, "", WithDependencies)
+}
+
+// ReconcileUnit reconciles one unit, by ID (Kind/namespace/name, as in
+// Status), alone or with what it depends on; every other unit is left as it
+// is. Like `flux reconcile kustomization <name> --with-source`, it fetches
+// the source first.
+func (r *Reconciler) ReconcileUnit(ctx context.Context, id string, depth Depth) (*Result, error) {
+	if id == "" {
+		return nil, errors.New("gitopskit: ReconcileUnit needs a unit ID")
+	}
+	return r.reconcile(ctx, id, depth)
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*Result, error) {
+	r.pass.Lock()
+	defer r.pass.Unlock()
+
+	res := &Result{}
+	art, fetchErr := r.opts.Source.Fetch(ctx)
+	r.mu.Lock()
+	switch {
+	case fetchErr == nil:
+		r.last = art
+	case r.last != nil:
+		art = r.last
+		res.SourceErr = fmt.Errorf("source unavailable, reconciling last fetched revision %s: %w", art.Revision, fetchErr)
+	}
+	r.mu.Unlock()
+	if art == nil {
+		err := fmt.Errorf("source: %w", fetchErr)
+		r.markAll(func(s *UnitStatus) { s.Ready, s.Message = ReadyFalse, "source unavailable: "+fetchErr.Error() })
+		return nil, err
+	}
+	res.Revision = art.Revision
+	r.log.Info("fetched", "revision", art.Revision)
+
+	if r.opts.Load.KubeVersion == "" {
+		if v, err := serverVersion(r.opts.Config); err == nil {
+			r.opts.Load.KubeVersion = v
+		}
+	}
+	graph, err := render.Load(ctx, art, r.opts.Path, r.opts.Load)
+	if err != nil {
+		err = fmt.Errorf("render %s at %s: %w", r.opts.Path, art.Revision, err)
+		r.markAll(func(s *UnitStatus) { s.Ready, s.Message = ReadyFalse, err.Error() })
+		return nil, errors.Join(err, res.SourceErr)
+	}
+	res.Graph = graph
+	r.mu.Lock()
+	r.graph = graph
+	r.mu.Unlock()
+	r.log.Info("rendered", "revision", art.Revision, "units", len(graph.Units))
+
+	units, err := r.applyUnits(ctx, graph, only, depth)
+	if err != nil {
+		return nil, errors.Join(err, res.SourceErr)
+	}
+	out, err := r.applier.Apply(ctx, units)
+	if err != nil {
+		return nil, errors.Join(err, res.SourceErr)
+	}
+	res.Units = out.Units
+	r.record(graph, units, out, res.SourceErr)
+	return res, res.SourceErr
+}
+
+// lazyNamespaceStore is the default inventory store: it makes sure its
+// namespace exists before the first write.
+type lazyNamespaceStore struct {
+	*inventory.ConfigMapStore
+	client kubernetes.Interface
+	once   sync.Mutex
+	ready  bool
+}
+
+func (s *lazyNamespaceStore) Save(ctx context.Context, inv *inventory.Inventory) error {
+	s.once.Lock()
+	if !s.ready {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}
+		_, err := s.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "gitopskit"})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			s.once.Unlock()
+			return fmt.Errorf("create namespace %s for inventories: %w", DefaultNamespace, err)
+		}
+		s.ready = true
+	}
+	s.once.Unlock()
+	return s.ConfigMapStore.Save(ctx, inv)
+}
+
+func serverVersion(cfg *rest.Config) (string, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	v, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		return "", err
+	}
+	return v.GitVersion, nil
+}

@@ -1,0 +1,471 @@
+package gitopskit_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/gitopskit/gitopskit"
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/internal/fleet"
+	"github.com/gitopskit/gitopskit/internal/gittest"
+	"github.com/gitopskit/gitopskit/internal/testenv"
+	"github.com/gitopskit/gitopskit/render"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+func TestMain(m *testing.M) {
+	// controller-runtime's client warns, with a stack, when no logger is set.
+	ctrllog.SetLogger(logr.Discard())
+	testenv.Main(m)
+}
+
+// writeCounter counts the requests that may change something.
+type writeCounter struct {
+	rt     http.RoundTripper
+	writes atomic.Int32
+	mu     sync.Mutex
+	seen   []string
+}
+
+func (w *writeCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet {
+		w.writes.Add(1)
+		w.mu.Lock()
+		w.seen = append(w.seen, r.Method+" "+r.URL.Path)
+		w.mu.Unlock()
+	}
+	return w.rt.RoundTrip(r)
+}
+
+func (w *writeCounter) reset() []string {
+	w.writes.Store(0)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.seen
+	w.seen = nil
+	return s
+}
+
+// events records the apply events of a reconcile.
+type events struct {
+	mu  sync.Mutex
+	all []apply.Event
+}
+
+func (e *events) add(ev apply.Event) { e.mu.Lock(); e.all = append(e.all, ev); e.mu.Unlock() }
+
+func (e *events) take() []apply.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := e.all
+	e.all = nil
+	return out
+}
+
+// index is the position of the first event of type typ for unit, or -1.
+func index(evs []apply.Event, typ apply.EventType, unit string) int {
+	return slices.IndexFunc(evs, func(e apply.Event) bool { return e.Type == typ && e.Unit == unit })
+}
+
+var (
+	deployments  = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	statefulsets = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	configmaps   = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	services     = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	widgets      = schema.GroupVersionResource{Group: "widgets.gitopskit.dev", Version: "v1", Resource: "clusterwidgets"}
+)
+
+func get(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
+	t.Helper()
+	o, err := dyn.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func field(o *unstructured.Unstructured, path ...string) string {
+	if o == nil {
+		return "<absent>"
+	}
+	v, _, _ := unstructured.NestedFieldNoCopy(o.Object, path...)
+	if v == nil {
+		return "<unset>"
+	}
+	return fmt.Sprint(v)
+}
+
+// appConfig is the base's ConfigMap with a TRACE entry, or none for "".
+func appConfig(trace string) string {
+	base := fleet.Repo()["apps/base/config.yaml"]
+	if trace == "" {
+		return base
+	}
+	return strings.Replace(base, "DATABASE_HOST", "TRACE: \""+trace+"\"\n  DATABASE_HOST", 1)
+}
+
+// TestReconcilerEndToEnd reconciles the example fleet on the real control
+// plane, step by step as a team would live with it.
+func TestReconcilerEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.Shared(t)
+	wctx, stopWorkloads := context.WithCancel(ctx)
+	t.Cleanup(stopWorkloads)
+	go func() { _ = testenv.RunWorkloadStatus(wctx, env.Config) }()
+
+	repo := gittest.NewRepo(t)
+	repo.Commit("fleet", fleet.Repo())
+	charts := t.TempDir()
+	if err := fleet.Write(charts, fleet.Charts()); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(msg string, files map[string]string) string {
+		t.Helper()
+		if err := fleet.Write(repo.Dir, files); err != nil {
+			t.Fatal(err)
+		}
+		return repo.Commit(msg, nil)
+	}
+
+	counter := &writeCounter{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	evs := &events{}
+	r, err := gitopskit.New(gitopskit.Options{
+		Source: source.NewGit(repo.Dir, source.GitOptions{CacheDir: t.TempDir()}),
+		Path:   fleet.Path,
+		Config: cfg,
+		Load: render.LoadOptions{
+			Mirrors:  source.Mirrors{fleet.ChartsURL: "file://" + charts},
+			CacheDir: t.TempDir(),
+		},
+		Apply: apply.Options{Timeout: time.Minute, Events: evs.add},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(env.Config)
+	revision := func() string { return "main@sha1:" + repo.Head() }
+	mustReconcile := func(t *testing.T) *gitopskit.Result {
+		t.Helper()
+		res, err := r.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	allReady := func(t *testing.T) {
+		t.Helper()
+		for _, s := range r.Status() {
+			want := revision() // a HelmRelease's revision is its chart version
+			if strings.HasPrefix(s.ID, "HelmRelease/") {
+				want = map[string]string{fleet.WidgetOperator: "1.2.0", fleet.Database: "15.4.1"}[s.ID]
+			}
+			if s.Ready != gitopskit.ReadyTrue || s.Revision != want {
+				t.Errorf("%s: ready %s at %q: %s", s.ID, s.Ready, s.Revision, s.Message)
+			}
+		}
+	}
+
+	t.Run("first apply", func(t *testing.T) {
+		res := mustReconcile(t)
+		if res.Revision != revision() {
+			t.Errorf("revision %q, want %q", res.Revision, revision())
+		}
+		var ids []string
+		for _, s := range r.Status() {
+			ids = append(ids, s.ID)
+		}
+		want := []string{fleet.WidgetOperator, fleet.Database, fleet.Application, fleet.Dependency, "Kustomization/flux-system/flux-system", fleet.Infrastructure}
+		slices.Sort(want)
+		if !slices.Equal(ids, want) {
+			t.Errorf("units %v, want %v", ids, want)
+		}
+		allReady(t)
+		// The ClusterWidget's unit waited for the release that installs its
+		// CRD, with no dependsOn between them.
+		all := evs.take()
+		if ready, started := index(all, apply.UnitReady, fleet.WidgetOperator), index(all, apply.UnitStarted, fleet.Dependency); ready < 0 || started < ready {
+			t.Errorf("dependency started at event %d, before the operator was ready (%d)", started, ready)
+		}
+		if w := get(t, dyn, widgets, "", "default"); field(w, "spec", "color") != "blue" {
+			t.Errorf("ClusterWidget color %s", field(w, "spec", "color"))
+		}
+		if d := get(t, dyn, deployments, "web-dev", "web"); field(d, "spec", "replicas") != "1" {
+			t.Errorf("dev overlay: replicas %s", field(d, "spec", "replicas"))
+		}
+		if get(t, dyn, statefulsets, "database", "postgresql") == nil || get(t, dyn, configmaps, "web-dev", "feature-flags") == nil {
+			t.Error("database or feature-flags missing")
+		}
+		table := r.Status().String()
+		if !strings.HasPrefix(table, "NAME") || !strings.Contains(table, "Applied revision: "+revision()) {
+			t.Errorf("status table:\n%s", table)
+		}
+	})
+
+	t.Run("unchanged reconcile makes no write request", func(t *testing.T) {
+		counter.reset()
+		res := mustReconcile(t)
+		if n := counter.writes.Load(); n != 0 {
+			t.Errorf("%d write requests: %v", n, counter.reset())
+		}
+		for _, u := range res.Units {
+			for _, c := range u.Changes {
+				if c.Action != "unchanged" {
+					t.Errorf("%s: %s %s", u.ID, c.Object, c.Action)
+				}
+			}
+		}
+	})
+
+	t.Run("change with prune", func(t *testing.T) {
+		commit("drop feature flags", fleet.RemoveFeatureFlags())
+		res := mustReconcile(t)
+		if get(t, dyn, configmaps, "web-dev", "feature-flags") != nil {
+			t.Error("feature-flags was not pruned")
+		}
+		u, _ := res.Unit(fleet.Application)
+		if len(u.Pruned) != 1 || u.Pruned[0].Name != "feature-flags" {
+			t.Errorf("pruned %v", u.Pruned)
+		}
+		allReady(t)
+	})
+
+	t.Run("suspend and resume", func(t *testing.T) {
+		if err := r.Suspend(fleet.Application); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Suspend("Kustomization/flux-system/nope"); err == nil {
+			t.Error("suspending an unknown unit was accepted")
+		}
+		commit("more logging", map[string]string{"apps/base/config.yaml": appConfig("on")})
+		res := mustReconcile(t)
+		if u, _ := res.Unit(fleet.Application); !u.Skipped {
+			t.Errorf("suspended unit was reconciled: %+v", u)
+		}
+		if field(get(t, dyn, configmaps, "web-dev", "web-config"), "data", "TRACE") != "<unset>" {
+			t.Error("suspended unit's change reached the cluster")
+		}
+		if s, _ := r.Status().Unit(fleet.Application); !s.Suspended || s.Revision == revision() {
+			t.Errorf("status of the suspended unit: %+v", s)
+		}
+		if err := r.Resume(fleet.Application); err != nil {
+			t.Fatal(err)
+		}
+		mustReconcile(t)
+		if field(get(t, dyn, configmaps, "web-dev", "web-config"), "data", "TRACE") != "on" {
+			t.Error("resumed unit's change did not reach the cluster")
+		}
+		allReady(t)
+	})
+
+	t.Run("one unit", func(t *testing.T) {
+		commit("green widget, quieter app", map[string]string{
+			"dependency/default-widget.yaml": strings.Replace(fleet.Repo()["dependency/default-widget.yaml"], "blue", "green", 1),
+			"apps/base/config.yaml":          appConfig(""),
+		})
+		res, err := r.ReconcileUnit(ctx, fleet.Dependency, gitopskit.UnitOnly)
+		if err != nil || res.Err() != nil {
+			t.Fatal(err, res.Err())
+		}
+		var applied []string
+		for _, u := range res.Units {
+			if !u.Skipped {
+				applied = append(applied, u.ID)
+			}
+		}
+		if !slices.Equal(applied, []string{fleet.Dependency}) {
+			t.Errorf("reconciled %v, want only %s", applied, fleet.Dependency)
+		}
+		if field(get(t, dyn, widgets, "", "default"), "spec", "color") != "green" {
+			t.Error("the unit's change did not reach the cluster")
+		}
+		if field(get(t, dyn, configmaps, "web-dev", "web-config"), "data", "TRACE") != "on" {
+			t.Error("another unit's change reached the cluster")
+		}
+
+		res, err = r.ReconcileUnit(ctx, fleet.Application, gitopskit.WithDependencies)
+		if err != nil || res.Err() != nil {
+			t.Fatal(err, res.Err())
+		}
+		applied = nil
+		for _, u := range res.Units {
+			if !u.Skipped {
+				applied = append(applied, u.ID)
+			}
+		}
+		want := []string{fleet.WidgetOperator, fleet.Application, fleet.Dependency, fleet.Infrastructure}
+		slices.Sort(want)
+		if !slices.Equal(applied, want) {
+			t.Errorf("reconciled %v, want %v", applied, want)
+		}
+		if field(get(t, dyn, configmaps, "web-dev", "web-config"), "data", "TRACE") != "<unset>" {
+			t.Error("the unit's change did not reach the cluster")
+		}
+		if _, err := r.ReconcileUnit(ctx, "Kustomization/flux-system/nope", gitopskit.UnitOnly); err == nil || !strings.Contains(err.Error(), "nope") {
+			t.Errorf("unknown unit: err = %v", err)
+		}
+	})
+
+	t.Run("failing unit", func(t *testing.T) {
+		good := fleet.Repo()
+		commit("break the widget, rename the database", map[string]string{
+			"dependency/default-widget.yaml": strings.Replace(good["dependency/default-widget.yaml"], "size: 3", "size: three", 1),
+			"apps/base/config.yaml":          appConfig("blocked"),
+			"infrastructure/postgresql.yaml": strings.Replace(good["infrastructure/postgresql.yaml"], "database: app", "database: app2", 1),
+		})
+		res, err := r.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dep, _ := res.Unit(fleet.Dependency)
+		app, _ := res.Unit(fleet.Application)
+		db, _ := res.Unit(fleet.Database)
+		if dep.Err == nil || !strings.Contains(dep.Err.Error(), "ClusterWidget") {
+			t.Errorf("dependency: err = %v, want one naming the ClusterWidget", dep.Err)
+		}
+		if app.BlockedBy != fleet.Dependency || len(app.Changes) != 0 {
+			t.Errorf("application: blocked by %q, %d changes", app.BlockedBy, len(app.Changes))
+		}
+		if db.Err != nil || db.BlockedBy != "" {
+			t.Errorf("independent database release: %v %s", db.Err, db.BlockedBy)
+		}
+		sts := get(t, dyn, statefulsets, "database", "postgresql")
+		if !strings.Contains(field(sts, "spec", "template", "spec", "containers"), "app2") {
+			t.Error("the independent unit's change did not reach the cluster")
+		}
+		if field(get(t, dyn, configmaps, "web-dev", "web-config"), "data", "TRACE") != "<unset>" {
+			t.Error("a blocked unit was applied")
+		}
+		st := r.Status()
+		if s, _ := st.Unit(fleet.Dependency); s.Ready != gitopskit.ReadyFalse || !strings.Contains(s.Message, "ClusterWidget") {
+			t.Errorf("dependency status: %+v", s)
+		}
+		if s, _ := st.Unit(fleet.Application); s.Ready != gitopskit.ReadyFalse || !strings.Contains(s.Message, fleet.Dependency) {
+			t.Errorf("application status: %+v", s)
+		}
+		if s, _ := st.Unit(fleet.Database); s.Ready != gitopskit.ReadyTrue || s.Revision != "15.4.1" {
+			t.Errorf("database status: %+v", s)
+		}
+
+		commit("fix the widget", map[string]string{"dependency/default-widget.yaml": good["dependency/default-widget.yaml"]})
+		mustReconcile(t)
+		allReady(t)
+	})
+
+	t.Run("run, trigger and watch", func(t *testing.T) {
+		runCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		watch := r.Watch(runCtx)
+		seen := map[string]bool{}
+		for range len(r.Status()) { // the current state comes first
+			s := <-watch
+			seen[s.ID] = true
+		}
+		done := make(chan error, 1)
+		go func() { done <- r.Run(runCtx) }()
+		commit("trace again", map[string]string{"apps/base/config.yaml": appConfig("run")})
+		r.Trigger(fleet.Application, gitopskit.UnitOnly)
+		deadline := time.After(2 * time.Minute)
+		for {
+			var s gitopskit.UnitStatus
+			select {
+			case s = <-watch:
+			case <-deadline:
+				t.Fatal("no Ready status at the new revision")
+			}
+			if s.ID == fleet.Application && s.Ready == gitopskit.ReadyTrue && s.Revision == revision() {
+				break
+			}
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if _, open := <-watch; open {
+			for range watch {
+			}
+		}
+		if field(get(t, dyn, configmaps, "web-dev", "web-config"), "data", "TRACE") != "run" {
+			t.Error("the triggered change did not reach the cluster")
+		}
+	})
+
+	t.Run("source unreachable keeps the last applied state", func(t *testing.T) {
+		last := revision()
+		if err := os.Rename(repo.Dir, repo.Dir+".gone"); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := os.Rename(repo.Dir+".gone", repo.Dir); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		// Someone deletes an object meanwhile.
+		if err := dyn.Resource(services).Namespace("database").Delete(ctx, "postgresql", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Reconcile(ctx)
+		if err == nil || !strings.Contains(err.Error(), "source unavailable") {
+			t.Fatalf("err = %v, want the source failure", err)
+		}
+		if res == nil || res.Revision != last || res.SourceErr == nil {
+			t.Fatalf("result %+v, want the last revision reconciled", res)
+		}
+		for _, u := range res.Units {
+			if u.Err != nil {
+				t.Errorf("%s: %v", u.ID, u.Err)
+			}
+		}
+		if get(t, dyn, services, "database", "postgresql") == nil {
+			t.Error("drift was not corrected from the last revision")
+		}
+		if get(t, dyn, deployments, "web-dev", "web") == nil {
+			t.Error("objects were lost while the source was away")
+		}
+		for _, s := range r.Status() {
+			if s.Ready != gitopskit.ReadyTrue || !strings.Contains(s.Message, "source unavailable") || (strings.HasPrefix(s.ID, "Kustomization/") && s.Revision != last) {
+				t.Errorf("%s: %+v", s.ID, s)
+			}
+		}
+	})
+	t.Run("unit removed from the repository", func(t *testing.T) {
+		commit("retire the application", map[string]string{"clusters/dev/application.yaml": ""})
+		res := mustReconcile(t)
+		u, ok := res.Unit(fleet.Application)
+		if !ok || len(u.Pruned) == 0 {
+			t.Fatalf("removed unit: %+v", u)
+		}
+		if get(t, dyn, deployments, "web-dev", "web") != nil || get(t, dyn, configmaps, "web-dev", "web-config") != nil {
+			t.Error("the removed unit's objects are still there")
+		}
+		if _, ok := r.Status().Unit(fleet.Application); ok {
+			t.Error("the removed unit is still in the status")
+		}
+		// (Not brought back: the test control plane has no namespace
+		// controller, so web-dev stays Terminating.)
+	})
+}

@@ -1,0 +1,148 @@
+package gitopskit
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/inventory"
+	"github.com/gitopskit/gitopskit/render"
+)
+
+// fluxObject reports whether o is one of the Flux objects gitopskit
+// interprets itself (Kustomizations, HelmReleases, sources): they define
+// units and are not applied.
+func fluxObject(o *unstructured.Unstructured) bool {
+	switch o.GroupVersionKind().Group {
+	case render.KustomizeGroup, render.HelmGroup, render.SourceGroup:
+		return true
+	}
+	return false
+}
+
+// installHook reports whether a Helm hook runs on install or upgrade, the
+// phases a reconcile stands for; test, rollback and delete hooks are not
+// applied.
+func installHook(h render.Hook) bool {
+	for _, e := range h.Events {
+		if strings.HasSuffix(e, "-install") || strings.HasSuffix(e, "-upgrade") {
+			return true
+		}
+	}
+	return false
+}
+
+// objectsOf is what a unit applies: its rendered objects and install
+// hooks, without Flux's own objects.
+func objectsOf(u *render.Unit) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range u.Objects {
+		if !fluxObject(o.Unstructured) {
+			out = append(out, o.Unstructured)
+		}
+	}
+	for _, h := range u.Hooks {
+		if installHook(h) {
+			out = append(out, h.Unstructured)
+		}
+	}
+	return out
+}
+
+// applyUnits turns a rendered graph into the applier's units: failed
+// renders fail at once, suspended and unselected units are skipped, and
+// units whose inventory remains but which left the repository are removed —
+// only when the whole repository rendered, so a broken parent never causes
+// its children's objects to be pruned.
+func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only string, depth Depth) ([]apply.Unit, error) {
+	selected := map[string]bool{}
+	if only != "" {
+		if g.Unit(only) == nil {
+			return nil, fmt.Errorf("%s: no such unit at this revision", only)
+		}
+		selected[only] = true
+		if depth == WithDependencies {
+			deps, err := r.ancestors(g, only)
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range deps {
+				selected[id] = true
+			}
+		}
+	}
+	r.mu.Lock()
+	suspended := maps.Clone(r.suspended)
+	r.mu.Unlock()
+
+	var units []apply.Unit
+	failed := false
+	for _, u := range g.Units {
+		au := apply.Unit{ID: u.ID, Revision: u.Revision, Timeout: u.Timeout}
+		for _, d := range u.DependsOn {
+			if g.Unit(d) == nil {
+				au.Err = fmt.Errorf("dependsOn %s: no such unit", d)
+				continue
+			}
+			au.DependsOn = append(au.DependsOn, d)
+		}
+		for _, h := range u.HealthChecks {
+			au.HealthChecks = append(au.HealthChecks, apply.ObjectRef(h))
+		}
+		switch {
+		case u.Err != nil:
+			au.Err, failed = u.Err, true
+		case u.BlockedBy != "":
+			au.Err, failed = fmt.Errorf("not rendered: it depends on %s, which failed", u.BlockedBy), true
+		}
+		if au.Err == nil {
+			au.Objects = objectsOf(u)
+		}
+		if u.Suspended || suspended[u.ID] || (only != "" && !selected[u.ID]) {
+			au.Skip, au.Err = true, nil
+		}
+		units = append(units, au)
+	}
+	if failed || only != "" {
+		return units, nil
+	}
+	lister, ok := r.opts.Apply.Store.(inventory.Lister)
+	if !ok {
+		return units, nil
+	}
+	owned, err := lister.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list inventories: %w", err)
+	}
+	for _, id := range owned {
+		if g.Unit(id) == nil {
+			r.log.Info("unit left the repository; pruning what it applied", "unit", id)
+			units = append(units, apply.Unit{ID: id, Removed: true})
+		}
+	}
+	return units, nil
+}
+
+// ancestors are the units id depends on, directly or not, explicitly or by
+// the CRDs and Namespaces it needs.
+func (r *Reconciler) ancestors(g *render.Graph, id string) ([]string, error) {
+	var dus []dag.Unit
+	for _, u := range g.Units {
+		du, err := dag.UnitOf(u.ID, slices.DeleteFunc(slices.Clone(u.DependsOn), func(d string) bool { return g.Unit(d) == nil }), objectsOf(u))
+		if err != nil {
+			return nil, err
+		}
+		dus = append(dus, du)
+	}
+	ug, err := dag.Build(dus, dag.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return ug.Ancestors(id), nil
+}
