@@ -134,7 +134,7 @@ spec:
     spec:
       containers:
         - name: web
-          image: ghcr.io/gitopskit/web:1.0.0
+          image: registry.k8s.io/pause:3.9
           envFrom:
             - configMapRef:
                 name: web-config
@@ -196,8 +196,8 @@ kind: Kustomization
 namespace: web-dev
 resources:
 ` + resources + `images:
-  - name: ghcr.io/gitopskit/web
-    newTag: 1.1.0-rc.1
+  - name: registry.k8s.io/pause
+    newTag: "3.10"
 patches:
   - target:
       kind: Deployment
@@ -251,7 +251,7 @@ version: 1.2.0
 appVersion: "1.2.0"
 description: An operator that reconciles ClusterWidgets.
 `,
-		"widget-operator/values.yaml": "replicas: 1\nimage: ghcr.io/gitopskit/widget-operator\n",
+		"widget-operator/values.yaml": "replicas: 1\nimage: registry.k8s.io/pause:3.10\n",
 		"widget-operator/crds/clusterwidgets.yaml": `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
@@ -307,7 +307,7 @@ spec:
       serviceAccountName: {{ .Release.Name }}
       containers:
         - name: operator
-          image: "{{ .Values.image }}:{{ .Chart.AppVersion }}"
+          image: {{ .Values.image | quote }}
 `,
 		"database/Chart.yaml": `apiVersion: v2
 name: database
