@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -213,7 +216,22 @@ func (r *Reconciler) ReconcileUnit(ctx context.Context, id string, depth Depth) 
 func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*Result, error) {
 	r.pass.Lock()
 	defer r.pass.Unlock()
+	res, units, err := r.prepare(ctx, only, depth)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.applier.Apply(ctx, units)
+	if err != nil {
+		return nil, errors.Join(err, res.SourceErr)
+	}
+	res.Units = out.Units
+	r.record(res.Graph, units, out, res.SourceErr)
+	return res, res.SourceErr
+}
 
+// prepare fetches the source (falling back to the last artifact), renders
+// the repository and turns it into the applier's units.
+func (r *Reconciler) prepare(ctx context.Context, only string, depth Depth) (*Result, []apply.Unit, error) {
 	res := &Result{}
 	art, fetchErr := r.opts.Source.Fetch(ctx)
 	r.mu.Lock()
@@ -228,7 +246,7 @@ func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*
 	if art == nil {
 		err := fmt.Errorf("source: %w", fetchErr)
 		r.markAll(func(s *UnitStatus) { s.Ready, s.Message = ReadyFalse, "source unavailable: "+fetchErr.Error() })
-		return nil, err
+		return nil, nil, err
 	}
 	res.Revision = art.Revision
 	r.log.Info("fetched", "revision", art.Revision)
@@ -242,7 +260,7 @@ func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*
 	if err != nil {
 		err = fmt.Errorf("render %s at %s: %w", r.opts.Path, art.Revision, err)
 		r.markAll(func(s *UnitStatus) { s.Ready, s.Message = ReadyFalse, err.Error() })
-		return nil, errors.Join(err, res.SourceErr)
+		return nil, nil, errors.Join(err, res.SourceErr)
 	}
 	res.Graph = graph
 	r.mu.Lock()
@@ -252,15 +270,62 @@ func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*
 
 	units, err := r.applyUnits(ctx, graph, only, depth)
 	if err != nil {
-		return nil, errors.Join(err, res.SourceErr)
+		return nil, nil, errors.Join(err, res.SourceErr)
 	}
-	out, err := r.applier.Apply(ctx, units)
+	return res, units, nil
+}
+
+// Plan is `flux diff`: it fetches and renders the repository as Reconcile
+// would and dry-runs every unit that is not suspended against the
+// cluster, reporting per object what a reconcile would do (create,
+// configure, prune, …) with a diff. Nothing is changed.
+func (r *Reconciler) Plan(ctx context.Context) (*apply.Plan, error) {
+	_, units, err := r.prepare(ctx, "", WithDependencies)
 	if err != nil {
-		return nil, errors.Join(err, res.SourceErr)
+		return nil, err
 	}
-	res.Units = out.Units
-	r.record(graph, units, out, res.SourceErr)
-	return res, res.SourceErr
+	return r.applier.Plan(ctx, units)
+}
+
+// Observe is `flux get` from another process: it renders the repository
+// to know its units, and reads from the cluster what each last applied
+// (its inventory and revision) and whether those objects are there and
+// Current now. It changes nothing and does not touch Status. A unit never
+// applied is Unknown.
+func (r *Reconciler) Observe(ctx context.Context) (Status, error) {
+	res, units, err := r.prepare(ctx, "", WithDependencies)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	suspended := maps.Clone(r.suspended)
+	r.mu.Unlock()
+	var out Status
+	for _, u := range units {
+		s := UnitStatus{ID: u.ID, Ready: ReadyUnknown}
+		if ru := res.Graph.Unit(u.ID); ru != nil {
+			s.Suspended = ru.Suspended || suspended[u.ID]
+		}
+		h, err := r.applier.Health(ctx, u.ID)
+		switch {
+		case errors.Is(err, inventory.ErrNotFound):
+			s.Message = "not applied yet"
+		case err != nil:
+			return nil, err
+		case u.Removed:
+			s.Ready, s.Revision, s.Message = ReadyFalse, h.Revision, "no longer in the repository; the next reconcile prunes "+fmt.Sprint(h.Objects)+" objects"
+		case h.Ready():
+			s.Ready, s.Revision, s.Message = ReadyTrue, h.Revision, "Applied revision: "+h.Revision
+		default:
+			s.Ready, s.Revision, s.Message = ReadyFalse, h.Revision, h.String()
+		}
+		if u.Err != nil && !u.Skip {
+			s.Ready, s.Message = ReadyFalse, u.Err.Error()
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b UnitStatus) int { return strings.Compare(a.ID, b.ID) })
+	return out, res.SourceErr
 }
 
 // lazyNamespaceStore is the default inventory store: it makes sure its

@@ -254,6 +254,60 @@ func TestReconcilerEndToEnd(t *testing.T) {
 		allReady(t)
 	})
 
+	t.Run("plan and observe from another process", func(t *testing.T) {
+		applied := revision()
+		commit("red widget", map[string]string{"dependency/default-widget.yaml": strings.Replace(fleet.Repo()["dependency/default-widget.yaml"], "blue", "red", 1)})
+		other, err := gitopskit.New(gitopskit.Options{
+			Source: source.NewGit(repo.Dir, source.GitOptions{CacheDir: t.TempDir()}),
+			Path:   fleet.Path,
+			Config: env.Config,
+			Load:   render.LoadOptions{Mirrors: source.Mirrors{fleet.ChartsURL: "file://" + charts}, CacheDir: t.TempDir()},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := other.Plan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changes []string
+		for _, o := range plan.Objects {
+			if o.Action != apply.PlanUnchanged {
+				changes = append(changes, o.Unit+" "+o.Object+" "+string(o.Action))
+				if !strings.Contains(o.Diff, "red") {
+					t.Errorf("diff of %s lacks the change:\n%s", o.Object, o.Diff)
+				}
+			}
+		}
+		if want := []string{fleet.Dependency + " ClusterWidget/default configure"}; !slices.Equal(changes, want) {
+			t.Errorf("plan %v, want %v\n%s", changes, want, plan)
+		}
+		if field(get(t, dyn, widgets, "", "default"), "spec", "color") != "blue" {
+			t.Error("a plan changed the cluster")
+		}
+		st, err := other.Observe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st) != 6 {
+			t.Errorf("observed %d units:\n%s", len(st), st)
+		}
+		for _, s := range st {
+			if s.Ready != gitopskit.ReadyTrue || (strings.HasPrefix(s.ID, "Kustomization/") && s.Revision != applied) {
+				t.Errorf("observed %+v, want Ready at %s", s, applied)
+			}
+		}
+		// Someone deletes an object: the status says which.
+		if err := dyn.Resource(configmaps).Namespace("web-dev").Delete(ctx, "web-config", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		st, _ = other.Observe(ctx)
+		if s, _ := st.Unit(fleet.Application); s.Ready != gitopskit.ReadyFalse || !strings.Contains(s.Message, "ConfigMap/web-dev/web-config: not found") {
+			t.Errorf("after a deletion: %+v", s)
+		}
+		mustReconcile(t)
+	})
+
 	t.Run("suspend and resume", func(t *testing.T) {
 		if err := r.Suspend(fleet.Application); err != nil {
 			t.Fatal(err)

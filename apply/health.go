@@ -1,0 +1,69 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Health is what the cluster says, now, about the objects a unit last
+// applied.
+type Health struct {
+	Unit string
+	// Revision is the revision the unit was last applied from.
+	Revision string
+	// Objects is how many objects its inventory holds.
+	Objects int
+	// NotReady lists the objects that are missing or not Current by
+	// kstatus, each as "<object>: <status message>", in inventory order.
+	NotReady []string
+}
+
+// Ready reports whether every object is there and Current.
+func (h *Health) Ready() bool { return len(h.NotReady) == 0 }
+
+// String sums the health up in a line.
+func (h *Health) String() string {
+	if h.Ready() {
+		return fmt.Sprintf("%d objects ready", h.Objects)
+	}
+	return fmt.Sprintf("%d of %d objects not ready: %s", len(h.NotReady), h.Objects, strings.Join(h.NotReady, "; "))
+}
+
+// Health reads a unit's inventory and checks each object it holds against
+// the cluster with kstatus, without changing anything: how a program that
+// did not apply the unit itself (a status command, a dashboard) tells
+// whether it is in place. A unit with no inventory gives an error wrapping
+// inventory.ErrNotFound.
+func (a *Applier) Health(ctx context.Context, unit string) (*Health, error) {
+	inv, err := a.opts.Store.Load(ctx, unit)
+	if err != nil {
+		return nil, err
+	}
+	h := &Health{Unit: unit, Revision: inv.Revision, Objects: len(inv.Entries)}
+	for _, e := range inv.Entries {
+		obj := &unstructured.Unstructured{}
+		obj.SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
+		obj.SetKind(e.Kind)
+		if err := a.client.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Name}, obj); err != nil {
+			if client.IgnoreNotFound(err) == nil {
+				h.NotReady = append(h.NotReady, e.String()+": not found")
+				continue
+			}
+			return nil, fmt.Errorf("%s: %s: %w", unit, e, err)
+		}
+		res, err := status.Compute(obj)
+		if err != nil {
+			h.NotReady = append(h.NotReady, e.String()+": "+err.Error())
+			continue
+		}
+		if res.Status != status.CurrentStatus {
+			h.NotReady = append(h.NotReady, fmt.Sprintf("%s: %s %s", e, res.Status, res.Message))
+		}
+	}
+	return h, nil
+}
