@@ -1,0 +1,277 @@
+// Command cli is a small gitopskit command line built only on the public
+// packages — proof that other Go tools can embed the whole loop:
+//
+//	cli render    -dir ~/fleet -path clusters/dev [-unit ID]       objects as YAML, by unit (Secrets masked)
+//	cli graph     -dir ~/fleet -path clusters/dev [-format mermaid|dot|json]
+//	cli plan      -dir ~/fleet -path clusters/dev                  dry-run diff against the cluster (flux diff)
+//	cli reconcile -dir ~/fleet -path clusters/dev [-unit ID [-with-dependencies]]
+//	cli status    -dir ~/fleet -path clusters/dev                  what the cluster holds (flux get)
+//	cli run       -git https://… -path clusters/dev -interval 5m   reconcile on an interval, printing status changes
+//
+// -dir reads a working tree as it is (uncommitted changes included);
+// -git URL [-branch B] fetches a Git repository instead. -mirror FROM=TO
+// (repeatable) rewrites source URLs, e.g. a Helm repository to a local
+// directory. The cluster comes from -kubeconfig, or $KUBECONFIG and
+// ~/.kube/config as kubectl finds them. Inventories live in the
+// gitopskit-system namespace.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/gitopskit/gitopskit"
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/render"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+const usage = `usage: cli <command> [flags]
+
+commands:
+  render     print every rendered object as YAML, by unit (no cluster needed)
+  graph      print the unit graph as mermaid, dot or json (no cluster needed)
+  plan       dry-run against the cluster and print what would change
+  reconcile  apply the repository (or one unit) to the cluster and prune
+  status     print each unit's state in the cluster
+  run        reconcile on an interval and print status changes
+
+Run "cli <command> -h" for its flags.
+`
+
+func main() {
+	// controller-runtime's client (inside apply) warns when no logger is set.
+	ctrllog.SetLogger(logr.Discard())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "cli:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the flags every command shares.
+type options struct {
+	dir, gitURL, branch, path string
+	mirrors                   source.Mirrors
+	kubeconfig                string
+	// command-specific
+	unit, format string
+	withDeps     bool
+	interval     time.Duration
+}
+
+type mirrorFlag source.Mirrors
+
+func (m mirrorFlag) String() string { return fmt.Sprint(map[string]string(m)) }
+func (m mirrorFlag) Set(v string) error {
+	from, to, ok := strings.Cut(v, "=")
+	if !ok {
+		return errors.New("want FROM=TO")
+	}
+	m[from] = to
+	return nil
+}
+
+// syncWriter serialises writes: apply events come from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func run(ctx context.Context, args []string, w io.Writer) error {
+	out := &syncWriter{w: w}
+	if len(args) == 0 {
+		fmt.Fprint(out, usage)
+		return errors.New("no command")
+	}
+	cmd := args[0]
+	o := options{mirrors: source.Mirrors{}}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.dir, "dir", "", "repository working tree (default: the current directory, unless -git)")
+	fs.StringVar(&o.gitURL, "git", "", "Git repository URL to fetch instead of -dir")
+	fs.StringVar(&o.branch, "branch", "", "Git branch (default: the remote's HEAD)")
+	fs.StringVar(&o.path, "path", "", "path of the root Kustomization in the repository, e.g. clusters/dev")
+	fs.Var(mirrorFlag(o.mirrors), "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
+	switch cmd {
+	case "render":
+		fs.StringVar(&o.unit, "unit", "", "print only this unit (Kind/namespace/name)")
+	case "graph":
+		fs.StringVar(&o.format, "format", "mermaid", "mermaid, dot or json")
+	case "reconcile":
+		fs.StringVar(&o.unit, "unit", "", "reconcile only this unit (Kind/namespace/name)")
+		fs.BoolVar(&o.withDeps, "with-dependencies", false, "with -unit: also reconcile what the unit depends on")
+	case "run":
+		fs.DurationVar(&o.interval, "interval", 10*time.Minute, "time between reconciles")
+	case "plan", "status":
+	default:
+		fmt.Fprint(out, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	if cmd != "render" && cmd != "graph" {
+		fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments %v", cmd, fs.Args())
+	}
+	src, err := o.source()
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "render", "graph":
+		return offline(ctx, cmd, o, src, out)
+	}
+	cfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	r, err := gitopskit.New(gitopskit.Options{
+		Source: src, Path: o.path, Config: cfg, Interval: o.interval,
+		Load:  render.LoadOptions{Mirrors: o.mirrors},
+		Apply: apply.Options{Events: printEvent(out)},
+	})
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "plan":
+		p, err := r.Plan(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(out, p)
+		return nil
+	case "status":
+		st, err := r.Observe(ctx)
+		fmt.Fprint(out, st)
+		return err
+	case "reconcile":
+		var res *gitopskit.Result
+		if o.unit != "" {
+			depth := gitopskit.UnitOnly
+			if o.withDeps {
+				depth = gitopskit.WithDependencies
+			}
+			res, err = r.ReconcileUnit(ctx, o.unit, depth)
+		} else {
+			res, err = r.Reconcile(ctx)
+		}
+		fmt.Fprintf(out, "\n%s", r.Status())
+		if err != nil {
+			return err
+		}
+		return res.Err()
+	case "run":
+		go func() {
+			for s := range r.Watch(ctx) {
+				fmt.Fprintf(out, "%s  %-7s %s  %s\n", time.Now().Format(time.TimeOnly), s.Ready, s.ID, s.Message)
+			}
+		}()
+		return r.Run(ctx)
+	}
+	return nil
+}
+
+func (o options) source() (source.Source, error) {
+	switch {
+	case o.gitURL != "" && o.dir != "":
+		return nil, errors.New("give -dir or -git, not both")
+	case o.gitURL != "":
+		return source.NewGit(o.mirrors.Rewrite(o.gitURL), source.GitOptions{Ref: source.GitRef{Branch: o.branch}}), nil
+	case o.dir != "":
+		return source.NewDir(o.dir, source.DirOptions{}), nil
+	}
+	return source.NewDir(".", source.DirOptions{}), nil
+}
+
+// offline renders the repository with no cluster: render and graph.
+func offline(ctx context.Context, cmd string, o options, src source.Source, out io.Writer) error {
+	art, err := src.Fetch(ctx)
+	if err != nil {
+		return err
+	}
+	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors})
+	if err != nil {
+		return err
+	}
+	if cmd == "render" {
+		units := g.Units
+		if o.unit != "" {
+			u := g.Unit(o.unit)
+			if u == nil {
+				return fmt.Errorf("no unit %s", o.unit)
+			}
+			units = []*render.Unit{u}
+		}
+		return printYAML(out, units)
+	}
+	switch o.format {
+	case "json":
+		return printGraph(out, g, g.Units)
+	case "mermaid", "dot":
+		ug, err := unitGraph(g)
+		if err != nil {
+			return err
+		}
+		if o.format == "dot" {
+			return ug.WriteDOT(out)
+		}
+		return ug.WriteMermaid(out)
+	}
+	return fmt.Errorf("unknown format %q (mermaid, dot or json)", o.format)
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+}
+
+// printEvent prints apply progress as it happens.
+func printEvent(out io.Writer) func(apply.Event) {
+	return func(e apply.Event) {
+		switch e.Type {
+		case apply.UnitStarted:
+			fmt.Fprintf(out, "▸ %s\n", e.Unit)
+		case apply.ObjectApplied:
+			if e.Action != "unchanged" {
+				fmt.Fprintf(out, "    %-10s %s\n", e.Action, e.Object)
+			}
+		case apply.ObjectPruned:
+			fmt.Fprintf(out, "    %-10s %s\n", "pruned", e.Object)
+		case apply.UnitReady:
+			fmt.Fprintf(out, "✓ %s\n", e.Unit)
+		case apply.UnitFailed:
+			fmt.Fprintf(out, "✗ %s: %v\n", e.Unit, e.Err)
+		case apply.UnitBlocked:
+			fmt.Fprintf(out, "… %s: %s\n", e.Unit, e.Message)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/gitopskit/gitopskit/internal/fleet"
+	"github.com/gitopskit/gitopskit/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard())
+	testenv.Main(m)
+}
+
+// TestCLI drives every command against the example fleet in a working tree
+// and the real control plane.
+func TestCLI(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.Shared(t)
+	wctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go func() { _ = testenv.RunWorkloadStatus(wctx, env.Config) }()
+
+	dir, charts := t.TempDir(), t.TempDir()
+	if err := fleet.Write(dir, fleet.Repo()); err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.Write(charts, fleet.Charts()); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"-dir", dir, "-path", fleet.Path, "-mirror", fleet.ChartsURL + "=file://" + charts}
+	cluster := append([]string{"-kubeconfig", env.Kubeconfig}, common...)
+	cli := func(t *testing.T, args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(ctx, args, &out); err != nil {
+			t.Fatalf("cli %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		}
+		return out.String()
+	}
+	contains := func(t *testing.T, out string, wants ...string) {
+		t.Helper()
+		for _, w := range wants {
+			if !strings.Contains(out, w) {
+				t.Errorf("output lacks %q:\n%s", w, out)
+			}
+		}
+	}
+
+	t.Run("render", func(t *testing.T) {
+		out := cli(t, append([]string{"render"}, common...)...)
+		contains(t, out, "# unit "+fleet.Dependency, "kind: ClusterWidget", "# source: widget-operator/templates/deployment.yaml", "<masked:hmac-sha256:")
+		if strings.Contains(out, "change-me") {
+			t.Error("a Secret value was printed")
+		}
+		out = cli(t, append([]string{"render", "-unit", fleet.Application}, common...)...)
+		if strings.Contains(out, "ClusterWidget") {
+			t.Error("-unit printed other units")
+		}
+	})
+	t.Run("graph", func(t *testing.T) {
+		contains(t, cli(t, append([]string{"graph"}, common...)...), "flowchart", fleet.WidgetOperator)
+		contains(t, cli(t, append([]string{"graph", "-format", "dot"}, common...)...), "digraph", fleet.Dependency)
+		contains(t, cli(t, append([]string{"graph", "-format", "json"}, common...)...), `"order"`)
+	})
+	t.Run("plan", func(t *testing.T) {
+		contains(t, cli(t, append([]string{"plan"}, cluster...)...), "ClusterWidget/default", "create")
+	})
+	t.Run("reconcile one unit", func(t *testing.T) {
+		out := cli(t, append([]string{"reconcile", "-unit", fleet.Infrastructure}, cluster...)...)
+		contains(t, out, "created    Namespace/widgets-system")
+		if strings.Contains(out, "ClusterWidget") {
+			t.Errorf("other units were reconciled:\n%s", out)
+		}
+	})
+	t.Run("reconcile", func(t *testing.T) {
+		out := cli(t, append([]string{"reconcile"}, cluster...)...)
+		contains(t, out, "created    ClusterWidget/default", "✓ "+fleet.Application)
+	})
+	t.Run("status", func(t *testing.T) {
+		out := cli(t, append([]string{"status"}, cluster...)...)
+		contains(t, out, "NAME", fleet.Application)
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			if f := strings.Fields(line); len(f) < 2 || f[1] != "True" {
+				t.Errorf("not ready: %s", line)
+			}
+		}
+	})
+	t.Run("reconcile prunes", func(t *testing.T) {
+		if err := fleet.Write(dir, fleet.RemoveFeatureFlags()); err != nil {
+			t.Fatal(err)
+		}
+		contains(t, cli(t, append([]string{"reconcile"}, cluster...)...), "pruned     ConfigMap/web-dev/feature-flags")
+	})
+	t.Run("bad input", func(t *testing.T) {
+		tests := map[string]struct {
+			args []string
+			want string
+		}{
+			"no command":      {nil, "no command"},
+			"unknown command": {[]string{"deploy"}, `unknown command "deploy"`},
+			"unknown unit":    {append([]string{"render", "-unit", "Kustomization/x/y"}, common...), "no unit Kustomization/x/y"},
+			"unknown format":  {append([]string{"graph", "-format", "png"}, common...), `unknown format "png"`},
+			"two sources":     {[]string{"render", "-dir", dir, "-git", "https://example.com/x.git"}, "not both"},
+			"bad kubeconfig":  {[]string{"status", "-kubeconfig", dir + "/none", "-dir", dir}, "none"},
+		}
+		for name, tc := range tests {
+			t.Run(name, func(t *testing.T) {
+				var out bytes.Buffer
+				err := run(ctx, tc.args, &out)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("err = %v, want one containing %q", err, tc.want)
+				}
+			})
+		}
+	})
+}
