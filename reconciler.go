@@ -363,3 +363,39 @@ func serverVersion(cfg *rest.Config) (string, error) {
 	}
 	return v.GitVersion, nil
 }
+
+// Teardown deletes everything the Reconciler's units applied, as deleting
+// a Flux Kustomization with prune enabled does: every unit in the
+// inventory store is pruned (custom resources before their CRDs, objects
+// before their Namespaces, within each unit; objects annotated
+// gitopskit.dev/prune: disabled are kept) and its inventory removed. The
+// source is not read. The store must be able to list its units
+// (inventory.Lister), as the default one can.
+func (r *Reconciler) Teardown(ctx context.Context) (*Result, error) {
+	r.pass.Lock()
+	defer r.pass.Unlock()
+	lister, ok := r.opts.Apply.Store.(inventory.Lister)
+	if !ok {
+		return nil, errors.New("gitopskit: Teardown needs an inventory store that can list its units")
+	}
+	ids, err := lister.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list inventories: %w", err)
+	}
+	units := make([]apply.Unit, len(ids))
+	for i, id := range ids {
+		units[i] = apply.Unit{ID: id, Removed: true}
+	}
+	out, err := r.applier.Apply(ctx, units)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	for _, u := range out.Units {
+		if u.Err == nil {
+			delete(r.status, u.ID)
+		}
+	}
+	r.mu.Unlock()
+	return &Result{Units: out.Units}, nil
+}

@@ -522,4 +522,25 @@ func TestReconcilerEndToEnd(t *testing.T) {
 		// (Not brought back: the test control plane has no namespace
 		// controller, so web-dev stays Terminating.)
 	})
+
+	t.Run("teardown", func(t *testing.T) {
+		res, err := r.Teardown(ctx)
+		if err != nil || res.Err() != nil {
+			t.Fatal(err, res.Err())
+		}
+		if get(t, dyn, widgets, "", "default") != nil || get(t, dyn, statefulsets, "database", "postgresql") != nil {
+			t.Error("objects left after teardown")
+		}
+		crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+		if get(t, dyn, crds, "", "clusterwidgets.widgets.gitopskit.dev") != nil {
+			t.Error("the CRD is left after teardown")
+		}
+		cms, err := dyn.Resource(configmaps).Namespace(gitopskit.DefaultNamespace).List(ctx, metav1.ListOptions{LabelSelector: "gitopskit.dev/inventory"})
+		if err != nil || len(cms.Items) != 0 {
+			t.Errorf("inventories left: %v %d", err, len(cms.Items))
+		}
+		if len(r.Status()) != 0 {
+			t.Errorf("status after teardown:\n%s", r.Status())
+		}
+	})
 }
