@@ -326,6 +326,9 @@ func TestReconcilerEndToEnd(t *testing.T) {
 		if s, _ := r.Status().Unit(fleet.Application); !s.Suspended || s.Revision == revision() {
 			t.Errorf("status of the suspended unit: %+v", s)
 		}
+		if _, err := r.ReconcileUnit(ctx, fleet.Application, gitopskit.UnitOnly); err == nil || !strings.Contains(err.Error(), "suspended") {
+			t.Errorf("reconciling a suspended unit: err = %v", err)
+		}
 		if err := r.Resume(fleet.Application); err != nil {
 			t.Fatal(err)
 		}

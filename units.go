@@ -80,6 +80,9 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	r.mu.Lock()
 	suspended := maps.Clone(r.suspended)
 	r.mu.Unlock()
+	if only != "" && (suspended[only] || g.Unit(only).Suspended) {
+		return nil, fmt.Errorf("%s: suspended; resume it first", only)
+	}
 
 	var units []apply.Unit
 	failed := false

@@ -1,0 +1,73 @@
+package gitopskit
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/render"
+)
+
+func obj(apiVersion, kind, name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetName(name)
+	return u
+}
+
+// TestObjectsOf: a unit applies its objects and install/upgrade hooks,
+// never Flux's own objects (they define units) nor test or delete hooks.
+func TestObjectsOf(t *testing.T) {
+	hook := func(name string, events ...string) render.Hook {
+		return render.Hook{Object: render.Object{Unstructured: obj("batch/v1", "Job", name)}, Events: events}
+	}
+	u := &render.Unit{
+		Objects: []render.Object{
+			{Unstructured: obj("v1", "ConfigMap", "config")},
+			{Unstructured: obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "apps")},
+			{Unstructured: obj("helm.toolkit.fluxcd.io/v2", "HelmRelease", "db")},
+			{Unstructured: obj("source.toolkit.fluxcd.io/v1", "HelmRepository", "charts")},
+			{Unstructured: obj("notification.toolkit.fluxcd.io/v1beta3", "Alert", "slack")},
+			{Unstructured: obj("kustomize.config.k8s.io/v1beta1", "Kustomization", "not-flux")},
+		},
+		Hooks: []render.Hook{
+			hook("migrate", "pre-upgrade", "pre-install"),
+			hook("seed", "post-install"),
+			hook("smoke", "test"),
+			hook("cleanup", "pre-delete"),
+			hook("undo", "post-rollback"),
+		},
+	}
+	var got []string
+	for _, o := range objectsOf(u) {
+		got = append(got, o.GetKind()+"/"+o.GetName())
+	}
+	want := []string{"ConfigMap/config", "Alert/slack", "Kustomization/not-flux", "Job/migrate", "Job/seed"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestStatusTable: the table has Flux's columns and one line per unit,
+// with multi-line messages on one line.
+func TestStatusTable(t *testing.T) {
+	s := Status{
+		{ID: "HelmRelease/db/postgresql", Ready: ReadyTrue, Message: "Applied revision: 15.4.1", Revision: "15.4.1"},
+		{ID: "Kustomization/flux-system/apps", Ready: ReadyFalse, Message: "apply failed:\n  ConfigMap/x: invalid", Suspended: true},
+	}
+	row := func(name, ready, msg, rev, susp string) string {
+		return fmt.Sprintf("%-32s%-7s%-36s%-10s%s\n", name, ready, msg, rev, susp)
+	}
+	want := row("NAME", "READY", "MESSAGE", "REVISION", "SUSPENDED") +
+		row("HelmRelease/db/postgresql", "True", "Applied revision: 15.4.1", "15.4.1", "false") +
+		row("Kustomization/flux-system/apps", "False", "apply failed: ConfigMap/x: invalid", "", "true")
+	if diff := cmp.Diff(want, s.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if u, ok := s.Unit("HelmRelease/db/postgresql"); !ok || u.Revision != "15.4.1" {
+		t.Errorf("Unit: %+v %v", u, ok)
+	}
+}
