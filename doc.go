@@ -24,7 +24,19 @@
 //   - inventory remembers which objects each unit owns, so pruning deletes
 //     only what gitopskit applied.
 //
-// The root package composes them into a Reconciler. A CI test may use
-// source, render and dag with no cluster at all; a controller may use source
-// and apply alone.
+// The root package composes them into a Reconciler: New(Options{Source,
+// Path, Config}) and Reconcile(ctx) fetch the source, render the repository
+// (render.Load), order the units (dag), apply and prune them (apply, with
+// inventories in ConfigMaps), once. Run does the same on an interval with
+// jitter and whenever Trigger asks; ReconcileUnit takes one unit, with or
+// without what it depends on; Suspend and Resume hold a unit back; Status
+// and Watch report every unit as `flux get` does, as data; Plan is `flux
+// diff`; Observe reads the state a Reconciler in another process left;
+// Teardown removes everything. Unchanged units make no write request, a
+// failing unit only holds back what depends on it, and a source that cannot
+// be fetched leaves the last applied state in place.
+//
+// A CI test may use source, render and dag with no cluster at all; a
+// controller may use source and apply alone, or the Reconciler (see
+// examples/controller).
 package gitopskit

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +12,15 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gitopskit/gitopskit/internal/fleet"
+	"github.com/gitopskit/gitopskit/internal/testenv"
 )
 
 // TestQuickstart runs README's main command end to end on a local control
 // plane of its own, as a newcomer would.
 func TestQuickstart(t *testing.T) {
+	if os.Getenv(testenv.SkipEnv) == "1" {
+		t.Skipf("%s=1", testenv.SkipEnv)
+	}
 	ctrllog.SetLogger(logr.Discard())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
