@@ -11,9 +11,10 @@ test: controlplane build
 	$(MAKE) test-race
 
 # test-race runs the tests that exercise concurrent use (renderers, the
-# scheduler, the cross-process build lock) with the race detector.
+# scheduler, the cross-process build lock, the Reconciler with Run, Trigger
+# and Watch) with the race detector.
 test-race:
-	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load' ./render ./dag ./internal/testenv
+	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load|Reconciler' . ./render ./dag ./internal/testenv
 
 # controlplane builds kube-apiserver and etcd from Go modules into the user
 # cache, or does nothing when they are there (or KUBEBUILDER_ASSETS is set).

@@ -3,12 +3,10 @@ package gitopskit_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gitopskit/gitopskit"
@@ -34,33 +31,6 @@ func TestMain(m *testing.M) {
 	// controller-runtime's client warns, with a stack, when no logger is set.
 	ctrllog.SetLogger(logr.Discard())
 	testenv.Main(m)
-}
-
-// writeCounter counts the requests that may change something.
-type writeCounter struct {
-	rt     http.RoundTripper
-	writes atomic.Int32
-	mu     sync.Mutex
-	seen   []string
-}
-
-func (w *writeCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method != http.MethodGet {
-		w.writes.Add(1)
-		w.mu.Lock()
-		w.seen = append(w.seen, r.Method+" "+r.URL.Path)
-		w.mu.Unlock()
-	}
-	return w.rt.RoundTrip(r)
-}
-
-func (w *writeCounter) reset() []string {
-	w.writes.Store(0)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s := w.seen
-	w.seen = nil
-	return s
 }
 
 // events records the apply events of a reconcile.
@@ -147,9 +117,7 @@ func TestReconcilerEndToEnd(t *testing.T) {
 		return repo.Commit(msg, nil)
 	}
 
-	counter := &writeCounter{}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	cfg, counter := testenv.CountWrites(env.Config)
 	evs := &events{}
 	r, err := gitopskit.New(gitopskit.Options{
 		Source: source.NewGit(repo.Dir, source.GitOptions{CacheDir: t.TempDir()}),
@@ -227,10 +195,10 @@ func TestReconcilerEndToEnd(t *testing.T) {
 	})
 
 	t.Run("unchanged reconcile makes no write request", func(t *testing.T) {
-		counter.reset()
+		counter.Take()
 		res := mustReconcile(t)
-		if n := counter.writes.Load(); n != 0 {
-			t.Errorf("%d write requests: %v", n, counter.reset())
+		if w := counter.Take(); len(w) != 0 {
+			t.Errorf("write requests: %v", w)
 		}
 		for _, u := range res.Units {
 			for _, c := range u.Changes {

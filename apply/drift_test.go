@@ -2,31 +2,16 @@ package apply
 
 import (
 	"context"
-	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 
+	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/inventory"
 )
-
-// writeCounter counts the requests that may change something.
-type writeCounter struct {
-	rt     http.RoundTripper
-	writes atomic.Int32
-}
-
-func (w *writeCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method != http.MethodGet {
-		w.writes.Add(1)
-	}
-	return w.rt.RoundTrip(r)
-}
 
 // TestUnchangedAndDrift: re-applying an unchanged unit makes no write
 // request (only the inventory's); a field changed behind gitopskit's back is
@@ -36,9 +21,7 @@ func TestUnchangedAndDrift(t *testing.T) {
 	if _, err := mustApply(t, nil, []Unit{{ID: "ns", Objects: objs(t, nsDoc(ns))}}); err != nil {
 		t.Fatal(err)
 	}
-	counter := &writeCounter{}
-	cfg := rest.CopyConfig(testenvShared(t).Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	cfg, counter := testenv.CountWrites(testenvShared(t).Config)
 	a, err := New(cfg, Options{Store: &inventory.MemoryStore{}})
 	if err != nil {
 		t.Fatal(err)
@@ -50,13 +33,13 @@ func TestUnchangedAndDrift(t *testing.T) {
 	if res, err := a.Apply(ctx, unit()); err != nil || firstErr(res) != nil {
 		t.Fatal(err, firstErr(res))
 	}
-	counter.writes.Store(0)
+	counter.Take()
 	res, err := a.Apply(ctx, unit())
 	if err != nil || firstErr(res) != nil {
 		t.Fatal(err, firstErr(res))
 	}
-	if n := counter.writes.Load(); n != 0 {
-		t.Errorf("unchanged re-apply made %d write requests", n)
+	if w := counter.Take(); len(w) != 0 {
+		t.Errorf("unchanged re-apply made write requests: %v", w)
 	}
 	for _, c := range res.Units[0].Changes {
 		if c.Action != "unchanged" {

@@ -25,3 +25,25 @@ type Event struct {
 	Message string
 	Err     error
 }
+
+// String reads as a progress line: "<unit> ready", "<object> created",
+// "<unit> failed: <error>".
+func (e Event) String() string {
+	switch e.Type {
+	case ObjectApplied:
+		return e.Object + " " + e.Action
+	case ObjectPruned:
+		return e.Object + " pruned"
+	case UnitStarted:
+		return e.Unit + " started"
+	case UnitReady:
+		return e.Unit + " ready"
+	case UnitSkipped:
+		return e.Unit + " skipped"
+	case UnitBlocked:
+		return e.Unit + " blocked: " + e.Message
+	case UnitFailed:
+		return e.Unit + " failed: " + e.Err.Error()
+	}
+	return string(e.Type) + " " + e.Unit + " " + e.Object
+}

@@ -1,6 +1,11 @@
 package source
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Mirrors rewrites source URLs so that a Git repository or a Helm
 // repository can be served from somewhere else — a local folder
@@ -29,4 +34,25 @@ func (m Mirrors) Rewrite(url string) string {
 		return url
 	}
 	return m[best] + url[len(best):]
+}
+
+// Set adds one mirror given as FROM=TO, so Mirrors (made with make or a
+// literal) can be a repeatable command-line flag: fs.Var(m, "mirror", …).
+func (m Mirrors) Set(v string) error {
+	from, to, ok := strings.Cut(v, "=")
+	if !ok || from == "" || to == "" {
+		return errors.New("want FROM=TO")
+	}
+	m[from] = to
+	return nil
+}
+
+// String lists the mirrors as FROM=TO, sorted, comma-separated.
+func (m Mirrors) String() string {
+	var out []string
+	for from, to := range m {
+		out = append(out, fmt.Sprintf("%s=%s", from, to))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
 }

@@ -1,6 +1,10 @@
 package source
 
-import "testing"
+import (
+	"flag"
+	"io"
+	"testing"
+)
 
 func TestMirrorsRewrite(t *testing.T) {
 	m := Mirrors{
@@ -28,5 +32,23 @@ func TestMirrorsRewrite(t *testing.T) {
 	}
 	if got := Mirrors(nil).Rewrite("https://x"); got != "https://x" {
 		t.Errorf("nil Mirrors changed the URL: %q", got)
+	}
+}
+
+func TestMirrorsFlag(t *testing.T) {
+	m := Mirrors{}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Var(m, "mirror", "")
+	if err := fs.Parse([]string{"-mirror", "https://b.example=file:///b", "-mirror", "https://a.example=http://127.0.0.1:8080"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.String(), "https://a.example=http://127.0.0.1:8080,https://b.example=file:///b"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"nothing", "=file:///x", "https://x="} {
+		if err := m.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
 	}
 }

@@ -14,36 +14,22 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/render"
 	"github.com/gitopskit/gitopskit/source"
 )
 
-type mirrorFlag source.Mirrors
-
-func (m mirrorFlag) String() string { return fmt.Sprint(map[string]string(m)) }
-func (m mirrorFlag) Set(v string) error {
-	from, to, ok := strings.Cut(v, "=")
-	if !ok {
-		return errors.New("want FROM=TO")
-	}
-	m[from] = to
-	return nil
-}
-
 func main() {
 	mirrors := source.Mirrors{}
 	fs := flag.NewFlagSet("citest", flag.ExitOnError)
 	dir := fs.String("dir", ".", "repository directory")
 	path := fs.String("path", "", "path of the root Kustomization, e.g. clusters/dev")
-	fs.Var(mirrorFlag(mirrors), "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
+	fs.Var(mirrors, "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
 	_ = fs.Parse(os.Args[1:])
 	n, err := check(context.Background(), *dir, *path, mirrors, os.Stdout)
 	if err != nil {

@@ -24,7 +24,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -77,18 +76,6 @@ type options struct {
 	interval     time.Duration
 }
 
-type mirrorFlag source.Mirrors
-
-func (m mirrorFlag) String() string { return fmt.Sprint(map[string]string(m)) }
-func (m mirrorFlag) Set(v string) error {
-	from, to, ok := strings.Cut(v, "=")
-	if !ok {
-		return errors.New("want FROM=TO")
-	}
-	m[from] = to
-	return nil
-}
-
 // syncWriter serialises writes: apply events come from several goroutines.
 type syncWriter struct {
 	mu sync.Mutex
@@ -115,7 +102,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	fs.StringVar(&o.gitURL, "git", "", "Git repository URL to fetch instead of -dir")
 	fs.StringVar(&o.branch, "branch", "", "Git branch (default: the remote's HEAD)")
 	fs.StringVar(&o.path, "path", "", "path of the root Kustomization in the repository, e.g. clusters/dev")
-	fs.Var(mirrorFlag(o.mirrors), "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
+	fs.Var(o.mirrors, "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
 	switch cmd {
 	case "render":
 		fs.StringVar(&o.unit, "unit", "", "print only this unit (Kind/namespace/name)")
@@ -254,24 +241,16 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 }
 
-// printEvent prints apply progress as it happens.
+// printEvent prints apply progress as it happens, objects indented under
+// their unit (unchanged ones left out).
 func printEvent(out io.Writer) func(apply.Event) {
 	return func(e apply.Event) {
-		switch e.Type {
-		case apply.UnitStarted:
-			fmt.Fprintf(out, "▸ %s\n", e.Unit)
-		case apply.ObjectApplied:
-			if e.Action != "unchanged" {
-				fmt.Fprintf(out, "    %-10s %s\n", e.Action, e.Object)
-			}
-		case apply.ObjectPruned:
-			fmt.Fprintf(out, "    %-10s %s\n", "pruned", e.Object)
-		case apply.UnitReady:
-			fmt.Fprintf(out, "✓ %s\n", e.Unit)
-		case apply.UnitFailed:
-			fmt.Fprintf(out, "✗ %s: %v\n", e.Unit, e.Err)
-		case apply.UnitBlocked:
-			fmt.Fprintf(out, "… %s: %s\n", e.Unit, e.Message)
+		switch {
+		case e.Type == apply.ObjectApplied && e.Action == "unchanged":
+		case e.Object != "":
+			fmt.Fprintf(out, "    %s\n", e)
+		default:
+			fmt.Fprintln(out, e)
 		}
 	}
 }

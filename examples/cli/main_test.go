@@ -74,14 +74,14 @@ func TestCLI(t *testing.T) {
 	})
 	t.Run("reconcile one unit", func(t *testing.T) {
 		out := cli(t, append([]string{"reconcile", "-unit", fleet.Infrastructure}, cluster...)...)
-		contains(t, out, "created    Namespace/widgets-system")
+		contains(t, out, "Namespace/widgets-system created")
 		if strings.Contains(out, "ClusterWidget") {
 			t.Errorf("other units were reconciled:\n%s", out)
 		}
 	})
 	t.Run("reconcile", func(t *testing.T) {
 		out := cli(t, append([]string{"reconcile"}, cluster...)...)
-		contains(t, out, "created    ClusterWidget/default", "✓ "+fleet.Application)
+		contains(t, out, "ClusterWidget/default created", fleet.Application+" ready")
 	})
 	t.Run("status", func(t *testing.T) {
 		out := cli(t, append([]string{"status"}, cluster...)...)
@@ -96,7 +96,7 @@ func TestCLI(t *testing.T) {
 		if err := fleet.Write(dir, fleet.RemoveFeatureFlags()); err != nil {
 			t.Fatal(err)
 		}
-		contains(t, cli(t, append([]string{"reconcile"}, cluster...)...), "pruned     ConfigMap/web-dev/feature-flags")
+		contains(t, cli(t, append([]string{"reconcile"}, cluster...)...), "ConfigMap/web-dev/feature-flags pruned")
 	})
 	t.Run("bad input", func(t *testing.T) {
 		tests := map[string]struct {

@@ -222,22 +222,15 @@ type progress struct {
 func (p *progress) event(e apply.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch e.Type {
-	case apply.UnitStarted:
-		fmt.Fprintf(p.out, "▸ %s\n", e.Unit)
-	case apply.ObjectApplied:
-		if e.Action != "unchanged" {
-			fmt.Fprintf(p.out, "    %-10s %s\n", e.Action, e.Object)
-		}
-	case apply.ObjectPruned:
-		fmt.Fprintf(p.out, "    %-10s %s\n", "pruned", e.Object)
-	case apply.UnitReady:
-		fmt.Fprintf(p.out, "✓ %s ready\n", e.Unit)
+	switch {
+	case e.Type == apply.ObjectApplied && e.Action == "unchanged":
+	case e.Object != "":
+		fmt.Fprintf(p.out, "    %s\n", e)
+	default:
+		fmt.Fprintln(p.out, e)
+	}
+	if e.Type == apply.UnitReady {
 		p.order = append(p.order, e.Unit)
-	case apply.UnitFailed:
-		fmt.Fprintf(p.out, "✗ %s: %v\n", e.Unit, e.Err)
-	case apply.UnitBlocked:
-		fmt.Fprintf(p.out, "… %s: %s\n", e.Unit, e.Message)
 	}
 }
 

@@ -33,7 +33,7 @@ func TestQuickstart(t *testing.T) {
 	for _, want := range []string{
 		"Applied in this order",
 		"NAME ", fleet.WidgetOperator, fleet.Application,
-		"pruned     ConfigMap/web-dev/feature-flags",
+		"ConfigMap/web-dev/feature-flags pruned",
 		"ConfigMap web-dev/feature-flags is gone from the cluster.",
 		"Every unit is Ready",
 		"stopping the local control plane",
