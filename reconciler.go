@@ -33,6 +33,12 @@ type Options struct {
 	// Source fetches the repository: source.NewGit for a remote,
 	// source.NewDir for a working tree.
 	Source source.Source
+	// Name tells Reconcilers that share a cluster apart (default
+	// "gitopskit"): it names the default inventory store, and a unit whose
+	// inventory is in the store but that is no longer in the repository is
+	// pruned — so two Reconcilers of different repositories or paths must
+	// not share a Name.
+	Name string
 	// Path is the root path in the repository, as in a flux bootstrap
 	// (e.g. "clusters/dev"); empty is the repository root.
 	Path string
@@ -46,7 +52,7 @@ type Options struct {
 	// rendered again; its KubeVersion defaults to the cluster's.
 	Load render.LoadOptions
 	// Apply configures applying. Its Store defaults to a ConfigMapStore
-	// named "gitopskit" in DefaultNamespace (created when missing), so
+	// named after Name in DefaultNamespace (created when missing), so
 	// pruning works across restarts. Apply.Events still receives every
 	// apply event.
 	Apply apply.Options
@@ -66,6 +72,9 @@ type Reconciler struct {
 
 	pass sync.Mutex // one reconcile at a time
 
+	versionOnce sync.Once
+	kubeVersion string // the cluster's, for Helm's .Capabilities
+
 	mu        sync.Mutex
 	last      *source.Artifact // the last artifact fetched
 	graph     *render.Graph    // the last graph loaded
@@ -83,6 +92,9 @@ func New(opts Options) (*Reconciler, error) {
 	}
 	if opts.Config == nil {
 		return nil, errors.New("gitopskit: Options.Config is required")
+	}
+	if opts.Name == "" {
+		opts.Name = "gitopskit"
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 10 * time.Minute
@@ -119,7 +131,7 @@ func New(opts Options) (*Reconciler, error) {
 			return nil, err
 		}
 		applyOpts.Store = &lazyNamespaceStore{
-			ConfigMapStore: inventory.NewConfigMapStore(cs, DefaultNamespace, "gitopskit"),
+			ConfigMapStore: inventory.NewConfigMapStore(cs, DefaultNamespace, opts.Name),
 			client:         cs,
 		}
 	}
@@ -251,12 +263,12 @@ func (r *Reconciler) prepare(ctx context.Context, only string, depth Depth) (*Re
 	res.Revision = art.Revision
 	r.log.Info("fetched", "revision", art.Revision)
 
-	if r.opts.Load.KubeVersion == "" {
-		if v, err := serverVersion(r.opts.Config); err == nil {
-			r.opts.Load.KubeVersion = v
-		}
+	loadOpts := r.opts.Load
+	if loadOpts.KubeVersion == "" {
+		r.versionOnce.Do(func() { r.kubeVersion, _ = serverVersion(r.opts.Config) })
+		loadOpts.KubeVersion = r.kubeVersion // empty (Helm's default) if unknown
 	}
-	graph, err := render.Load(ctx, art, r.opts.Path, r.opts.Load)
+	graph, err := render.Load(ctx, art, r.opts.Path, loadOpts)
 	if err != nil {
 		err = fmt.Errorf("render %s at %s: %w", r.opts.Path, art.Revision, err)
 		r.markAll(func(s *UnitStatus) { s.Ready, s.Message = ReadyFalse, err.Error() })

@@ -401,6 +401,47 @@ func TestReconcilerEndToEnd(t *testing.T) {
 		allReady(t)
 	})
 
+	t.Run("a unit or the root that does not render loses nothing", func(t *testing.T) {
+		good := fleet.Repo()
+		overlay := fleet.RemoveFeatureFlags()["apps/dev/kustomization.yaml"] // as it is now
+		commit("overlay lists a missing file", map[string]string{
+			"apps/dev/kustomization.yaml": strings.Replace(overlay, "  - namespace.yaml\n", "  - namespace.yaml\n  - missing.yaml\n", 1),
+		})
+		res, err := r.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := res.Unit(fleet.Application); u.Err == nil || !strings.Contains(u.Err.Error(), "missing.yaml") || len(u.Changes) != 0 {
+			t.Errorf("application: err = %v, %d changes", u.Err, len(u.Changes))
+		}
+		if u, _ := res.Unit(fleet.Dependency); u.Err != nil {
+			t.Errorf("an independent unit failed: %v", u.Err)
+		}
+		if get(t, dyn, deployments, "web-dev", "web") == nil || get(t, dyn, configmaps, "web-dev", "web-config") == nil {
+			t.Error("objects of the unit that did not render were deleted")
+		}
+
+		commit("root with broken YAML", map[string]string{
+			"apps/dev/kustomization.yaml":      overlay,
+			"clusters/dev/infrastructure.yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: infrastructure\n",
+		})
+		res, err = r.Reconcile(ctx)
+		if err == nil || res != nil || !strings.Contains(err.Error(), "infrastructure.yaml") {
+			t.Fatalf("broken root: result %v, err = %v; want an error naming the file", res, err)
+		}
+		for _, s := range r.Status() {
+			if s.Ready != gitopskit.ReadyFalse {
+				t.Errorf("%s: %s after the root failed", s.ID, s.Ready)
+			}
+		}
+		if get(t, dyn, deployments, "web-dev", "web") == nil || get(t, dyn, widgets, "", "default") == nil {
+			t.Error("objects were deleted because the root did not render")
+		}
+		commit("fix the root", map[string]string{"clusters/dev/infrastructure.yaml": good["clusters/dev/infrastructure.yaml"]})
+		mustReconcile(t)
+		allReady(t)
+	})
+
 	t.Run("run, trigger and watch", func(t *testing.T) {
 		runCtx, stop := context.WithCancel(ctx)
 		defer stop()

@@ -55,6 +55,18 @@ func objectsOf(u *render.Unit) []*unstructured.Unstructured {
 	return out
 }
 
+// orphans reports whether a unit's objects are to be left in the cluster
+// when it stops rendering them: a Flux Kustomization with spec.prune: false.
+// (A HelmRelease always removes what its chart no longer renders, as an
+// upgrade does.)
+func orphans(u *render.Unit) bool {
+	if u.Object == nil || u.Object.GroupVersionKind().Group != render.KustomizeGroup {
+		return false
+	}
+	prune, found, _ := unstructured.NestedBool(u.Object.Object, "spec", "prune")
+	return found && !prune
+}
+
 // applyUnits turns a rendered graph into the applier's units: failed
 // renders fail at once, suspended and unselected units are skipped, and
 // units whose inventory remains but which left the repository are removed —
@@ -107,6 +119,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 		if au.Err == nil {
 			au.Objects = objectsOf(u)
 		}
+		au.Orphan = orphans(u)
 		if u.Suspended || suspended[u.ID] || (only != "" && !selected[u.ID]) {
 			au.Skip, au.Err = true, nil
 		}

@@ -71,3 +71,32 @@ func TestStatusTable(t *testing.T) {
 		t.Errorf("Unit: %+v %v", u, ok)
 	}
 }
+
+// TestOrphans: only a Kustomization that says prune: false keeps what it
+// stops rendering.
+func TestOrphans(t *testing.T) {
+	ks := func(prune any) *unstructured.Unstructured {
+		u := obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "apps")
+		if prune != nil {
+			_ = unstructured.SetNestedField(u.Object, prune, "spec", "prune")
+		}
+		return u
+	}
+	tests := map[string]struct {
+		obj  *unstructured.Unstructured
+		want bool
+	}{
+		"prune false":      {ks(false), true},
+		"prune true":       {ks(true), false},
+		"prune unset":      {ks(nil), false},
+		"helm release":     {obj("helm.toolkit.fluxcd.io/v2", "HelmRelease", "db"), false},
+		"no object (root)": {nil, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := orphans(&render.Unit{Object: tc.obj}); got != tc.want {
+				t.Errorf("orphans = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -114,6 +114,12 @@ type Unit struct {
 	// is deleted when the Store can (inventory.Deleter). Objects must be
 	// empty.
 	Removed bool
+	// Orphan leaves in the cluster what the unit no longer renders (or,
+	// when Removed, everything it applied), dropping it from the inventory
+	// instead of deleting it — Flux's spec.prune: false. The setting is
+	// kept with the inventory, so a unit removed later is treated the
+	// same way.
+	Orphan bool
 	// Err, when set, fails the unit without touching the cluster (e.g. it
 	// did not render): its dependents are blocked and the rest go on.
 	Err error
@@ -202,7 +208,10 @@ type UnitResult struct {
 	Changes []Change
 	// Pruned lists what was deleted because the unit no longer renders it.
 	Pruned []inventory.Entry
-	Err    error
+	// Orphaned lists what the unit no longer renders and left in the
+	// cluster, forgotten (Unit.Orphan).
+	Orphaned []inventory.Entry
+	Err      error
 	// BlockedBy is the failed unit that kept this one from starting.
 	BlockedBy string
 	// Skipped is set for a unit given with Unit.Skip.
@@ -313,7 +322,8 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		entries = append(entries, e)
 	}
 	cur := inventory.New(u.ID, entries...)
-	cur.Revision = u.Revision
+	cur.Revision, cur.Orphan = u.Revision, u.Orphan
+	orphan := u.Orphan || (u.Removed && old.Orphan)
 	lastDigest := make(map[string]string, len(old.Entries))
 	for _, e := range old.Entries {
 		lastDigest[e.ID()] = e.Digest
@@ -327,7 +337,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 	// Remember old ∪ new before touching the cluster: a crash from here on
 	// never forgets an object. (The revision changes only once applied.)
 	pending := inventory.Union(old, cur)
-	pending.Revision = old.Revision
+	pending.Revision, pending.Orphan = old.Revision, old.Orphan
 	if err := a.saveInventory(ctx, old, pending); err != nil {
 		return fail(err)
 	}
@@ -411,7 +421,13 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 
 	// Prune what the unit applied before and renders no more, unless
 	// another unit claims it now or it is marked to be kept.
-	stale, _, unreadable := a.pruneCandidates(ctx, u.ID, old, cur, claims)
+	var stale []*unstructured.Unstructured
+	var unreadable []inventory.Entry
+	if orphan {
+		res.Orphaned = inventory.Diff(old, cur)
+	} else {
+		stale, _, unreadable = a.pruneCandidates(ctx, u.ID, old, cur, claims)
+	}
 	keep := slices.Clone(unreadable)
 	// Delete in reverse dependency order — custom resources before their
 	// CRD, objects before their Namespace — one level at a time, waiting
@@ -444,7 +460,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 				}
 			}
 			left := inventory.New(u.ID, append(cur.Entries, keep...)...)
-			left.Revision = cur.Revision
+			left.Revision, left.Orphan = cur.Revision, cur.Orphan
 			_ = a.opts.Store.Save(ctx, left)
 			return fail(fmt.Errorf("prune: %w", err))
 		}
@@ -462,7 +478,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		}
 	}
 	final := inventory.New(u.ID, append(cur.Entries, keep...)...)
-	final.Revision = cur.Revision
+	final.Revision, final.Orphan = cur.Revision, cur.Orphan
 	if d, ok := a.opts.Store.(inventory.Deleter); ok && u.Removed && len(final.Entries) == 0 {
 		if err := d.Delete(ctx, u.ID); err != nil {
 			return fail(err)
@@ -480,7 +496,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 // saveInventory saves inv unless the store already holds exactly that
 // (stored), so an unchanged unit makes no write request.
 func (a *Applier) saveInventory(ctx context.Context, stored, inv *inventory.Inventory) error {
-	if stored.Revision == inv.Revision && slices.Equal(stored.Entries, inv.Entries) {
+	if stored.Revision == inv.Revision && stored.Orphan == inv.Orphan && slices.Equal(stored.Entries, inv.Entries) {
 		return nil
 	}
 	return a.opts.Store.Save(ctx, inv)

@@ -183,6 +183,12 @@ func (a *Applier) planPrune(ctx context.Context, u *Unit, claims map[string]stri
 		entries = append(entries, entryOf(o))
 	}
 	var out []PlannedObject
+	if u.Orphan || (u.Removed && old.Orphan) {
+		for _, e := range inventory.Diff(old, inventory.New(u.ID, entries...)) {
+			out = append(out, PlannedObject{Unit: u.ID, Object: e.String(), Action: PlanSkip, Message: "no longer rendered; left in the cluster (prune disabled)"})
+		}
+		return out, nil
+	}
 	stale, kept, _ := a.pruneCandidates(ctx, u.ID, old, inventory.New(u.ID, entries...), claims)
 	for _, obj := range kept {
 		out = append(out, PlannedObject{Unit: u.ID, Object: ssaSubject(obj), Action: PlanSkip, Message: "no longer rendered; kept by annotation"})

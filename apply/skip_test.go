@@ -105,3 +105,60 @@ func TestRemovedUnit(t *testing.T) {
 		t.Error("a removed unit with objects was accepted")
 	}
 }
+
+// TestOrphan: a unit with Orphan set (Flux's prune: false) leaves what it
+// no longer renders in the cluster, and so does its removal later.
+func TestOrphan(t *testing.T) {
+	ns := testNS()
+	store := &inventory.MemoryStore{}
+	a, err := New(testenv.Config(t), Options{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res, err := a.Apply(ctx, []Unit{
+		{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"), cmDoc(ns, "second"))},
+	}); err != nil || firstErr(res) != nil {
+		t.Fatal(err, firstErr(res))
+	}
+	plan, err := a.Plan(ctx, []Unit{
+		{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range plan.Objects {
+		if o.Action == PlanPrune {
+			t.Errorf("plan prunes %s of an orphaning unit", o.Object)
+		}
+	}
+	res, err := a.Apply(ctx, []Unit{
+		{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
+	})
+	if err != nil || firstErr(res) != nil {
+		t.Fatal(err, firstErr(res))
+	}
+	if u, _ := res.Unit("keep"); len(u.Pruned) != 0 || len(u.Orphaned) != 1 || u.Orphaned[0].Name != "second" {
+		t.Errorf("pruned %v, orphaned %v", u.Pruned, u.Orphaned)
+	}
+	if !exists(t, cmGVR, ns, "second") {
+		t.Error("an orphaning unit deleted what it no longer renders")
+	}
+	if inv, _ := store.Load(ctx, "keep"); inv == nil || !inv.Orphan || len(inv.Entries) != 1 {
+		t.Errorf("inventory after orphaning: %+v", inv)
+	}
+	// Removed: nothing it holds is deleted; the inventory goes.
+	res, err = a.Apply(ctx, []Unit{{ID: "ns", Objects: objs(t, nsDoc(ns))}, {ID: "keep", Removed: true}})
+	if err != nil || firstErr(res) != nil {
+		t.Fatal(err, firstErr(res))
+	}
+	if !exists(t, cmGVR, ns, "first") {
+		t.Error("removing an orphaning unit deleted its objects")
+	}
+	if _, err := store.Load(ctx, "keep"); !errors.Is(err, inventory.ErrNotFound) {
+		t.Errorf("inventory of the removed unit: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,7 +27,10 @@ const (
 	UnitAnnotation = "gitopskit.dev/unit"
 	// RevisionAnnotation holds the revision the unit was last applied from.
 	RevisionAnnotation = "gitopskit.dev/revision"
-	dataKey            = "inventory.gz"
+	// OrphanAnnotation is "true" for a unit whose objects are forgotten,
+	// not deleted, when it stops rendering them.
+	OrphanAnnotation = "gitopskit.dev/orphan"
+	dataKey          = "inventory.gz"
 )
 
 // ConfigMapStore keeps each unit's inventory in a ConfigMap of one
@@ -89,6 +93,7 @@ func decode(unit string, cm *corev1.ConfigMap) (*Inventory, error) {
 	}
 	inv := New(unit, entries...)
 	inv.Revision = cm.Annotations[RevisionAnnotation]
+	inv.Orphan = cm.Annotations[OrphanAnnotation] == "true"
 	return inv, nil
 }
 
@@ -109,7 +114,7 @@ func (s *ConfigMapStore) Save(ctx context.Context, inv *Inventory) error {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.objectName(inv.Unit), Namespace: s.namespace,
 			Labels:      map[string]string{StoreLabel: s.name},
-			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision},
+			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision, OrphanAnnotation: strconv.FormatBool(inv.Orphan)},
 		},
 		BinaryData: map[string][]byte{dataKey: buf.Bytes()},
 	}

@@ -65,7 +65,11 @@ type Inventory struct {
 	// Revision is the source revision the entries were last applied from
 	// (informational: status displays read it; nothing depends on it).
 	Revision string
-	Entries  []Entry
+	// Orphan says the unit's objects are forgotten rather than deleted
+	// when it stops rendering them (Flux's spec.prune: false); it is kept
+	// so that the unit is treated the same way once it is removed.
+	Orphan  bool
+	Entries []Entry
 }
 
 // New returns an inventory of the entries, deduplicated by ID (the last
@@ -94,7 +98,7 @@ func (inv *Inventory) Has(e Entry) bool {
 // forgets an object.
 func Union(a, b *Inventory) *Inventory {
 	out := New(b.Unit, append(slices.Clone(a.Entries), b.Entries...)...)
-	out.Revision = b.Revision
+	out.Revision, out.Orphan = b.Revision, b.Orphan
 	return out
 }
 

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 		s := newStore(t)
 		want := inventory.New("Kustomization/flux-system/apps", entries...)
 		want.Revision = "main@sha1:0123456789abcdef0123456789abcdef01234567"
+		want.Orphan = true
 		if err := s.Save(ctx, want); err != nil {
 			t.Fatal(err)
 		}
