@@ -13,7 +13,9 @@
 // (repeatable) rewrites source URLs, e.g. a Helm repository to a local
 // directory. The cluster comes from -kubeconfig, or $KUBECONFIG and
 // ~/.kube/config as kubectl finds them. Inventories live in the
-// gitopskit-system namespace.
+// gitopskit-system namespace under -name (default "gitopskit"): give each
+// repository and path reconciled into one cluster its own name, since units
+// in the inventory that are no longer in the repository are pruned.
 package main
 
 import (
@@ -69,7 +71,7 @@ func main() {
 type options struct {
 	dir, gitURL, branch, path string
 	mirrors                   source.Mirrors
-	kubeconfig                string
+	kubeconfig, name          string
 	// command-specific
 	unit, format string
 	withDeps     bool
@@ -120,6 +122,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	}
 	if cmd != "render" && cmd != "graph" {
 		fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+		fs.StringVar(&o.name, "name", "gitopskit", "name of this repository's inventories in the cluster; one per repository and path")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -140,7 +143,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		return err
 	}
 	r, err := gitopskit.New(gitopskit.Options{
-		Source: src, Path: o.path, Config: cfg, Interval: o.interval,
+		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
 		Load:  render.LoadOptions{Mirrors: o.mirrors},
 		Apply: apply.Options{Events: printEvent(out)},
 	})

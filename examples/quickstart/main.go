@@ -96,6 +96,7 @@ func run(ctx context.Context, kubeconfig string, out io.Writer) (err error) {
 
 	p := &progress{out: out}
 	r, err := gitopskit.New(gitopskit.Options{
+		Name:   "quickstart",
 		Source: source.NewGit(repoDir, source.GitOptions{CacheDir: filepath.Join(work, "cache", "git")}),
 		Path:   fleet.Path,
 		Config: cfg,
