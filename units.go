@@ -67,6 +67,27 @@ func orphans(u *render.Unit) bool {
 	return found && !prune
 }
 
+// waits reports whether a unit waits for its objects to be healthy before
+// it is Ready, as Flux decides: a Kustomization when spec.wait is true, a
+// HelmRelease unless both install and upgrade disable waiting (gitopskit
+// does not tell an install from an upgrade; when only one of them
+// disables it, waiting is the safe side). The root unit waits.
+func waits(u *render.Unit) bool {
+	if u.Object == nil {
+		return true
+	}
+	switch u.Object.GroupVersionKind().Group {
+	case render.KustomizeGroup:
+		wait, _, _ := unstructured.NestedBool(u.Object.Object, "spec", "wait")
+		return wait
+	case render.HelmGroup:
+		install, _, _ := unstructured.NestedBool(u.Object.Object, "spec", "install", "disableWait")
+		upgrade, _, _ := unstructured.NestedBool(u.Object.Object, "spec", "upgrade", "disableWait")
+		return !(install && upgrade)
+	}
+	return true
+}
+
 // applyUnits turns a rendered graph into the applier's units: failed
 // renders fail at once, suspended and unselected units are skipped, and
 // units whose inventory remains but which left the repository are removed —
@@ -119,7 +140,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 		if au.Err == nil {
 			au.Objects = objectsOf(u)
 		}
-		au.Orphan = orphans(u)
+		au.Orphan, au.NoWait = orphans(u), !waits(u)
 		if u.Suspended || suspended[u.ID] || (only != "" && !selected[u.ID]) {
 			au.Skip, au.Err = true, nil
 		}

@@ -100,3 +100,36 @@ func TestOrphans(t *testing.T) {
 		})
 	}
 }
+
+// TestWaits: Kustomizations wait only with spec.wait: true (Flux's
+// default is not to); HelmReleases wait unless both install and upgrade
+// disable it.
+func TestWaits(t *testing.T) {
+	with := func(u *unstructured.Unstructured, value any, path ...string) *unstructured.Unstructured {
+		_ = unstructured.SetNestedField(u.Object, value, path...)
+		return u
+	}
+	ks := func() *unstructured.Unstructured {
+		return obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "apps")
+	}
+	hr := func() *unstructured.Unstructured { return obj("helm.toolkit.fluxcd.io/v2", "HelmRelease", "db") }
+	tests := map[string]struct {
+		obj  *unstructured.Unstructured
+		want bool
+	}{
+		"kustomization, wait unset":  {ks(), false},
+		"kustomization, wait true":   {with(ks(), true, "spec", "wait"), true},
+		"kustomization, wait false":  {with(ks(), false, "spec", "wait"), false},
+		"helm release":               {hr(), true},
+		"helm release, install only": {with(hr(), true, "spec", "install", "disableWait"), true},
+		"helm release, both":         {with(with(hr(), true, "spec", "install", "disableWait"), true, "spec", "upgrade", "disableWait"), false},
+		"root":                       {nil, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := waits(&render.Unit{Object: tc.obj}); got != tc.want {
+				t.Errorf("waits = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

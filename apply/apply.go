@@ -114,6 +114,11 @@ type Unit struct {
 	// is deleted when the Store can (inventory.Deleter). Objects must be
 	// empty.
 	Removed bool
+	// NoWait does not wait for the unit's objects to become healthy
+	// before it is done (Flux's Kustomization default, spec.wait: false);
+	// CRDs are still waited for until Established, and HealthChecks are
+	// still checked.
+	NoWait bool
 	// Orphan leaves in the cluster what the unit no longer renders (or,
 	// when Removed, everything it applied), dropping it from the inventory
 	// instead of deleting it — Flux's spec.prune: false. The setting is
@@ -400,7 +405,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 			return fail(err)
 		}
 	}
-	if len(waitFor) > 0 {
+	if len(waitFor) > 0 && !u.NoWait {
 		if err := a.rm.WaitForSetWithContext(ctx, waitFor, ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
 			return fail(fmt.Errorf("health check: %w", err))
 		}

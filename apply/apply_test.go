@@ -57,6 +57,13 @@ func objs(t *testing.T, docs ...string) []*unstructured.Unstructured {
 func nsDoc(name string) string {
 	return "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + name + "}\n"
 }
+
+// deployDoc is a Deployment, which never becomes healthy on the test
+// control plane (nothing runs its Pods).
+func deployDoc(ns, name string) string {
+	return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + ", namespace: " + ns + "}\nspec:\n  selector: {matchLabels: {app: " + name + "}}\n  template:\n    metadata: {labels: {app: " + name + "}}\n    spec: {containers: [{name: web, image: nginx}]}\n"
+}
+
 func cmDoc(ns, name string) string {
 	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: " + ns + "}\ndata: {k: v}\n"
 }

@@ -51,7 +51,7 @@ func TestHealthTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deploy := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: " + ns + "}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n"
+	deploy := deployDoc(ns, "web")
 	res, err := a.Apply(context.Background(), []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
 		{ID: "web", DependsOn: []string{"ns"}, Timeout: 2 * time.Second, Objects: objs(t, deploy)},

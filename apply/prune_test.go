@@ -57,7 +57,7 @@ func TestHealthChecksAndMissingCRD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deploy := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: " + ns + "}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n"
+	deploy := deployDoc(ns, "web")
 	if _, err := mustApply(t, nil, []Unit{{ID: "base", Objects: objs(t, nsDoc(ns), cmDoc(ns, "ready"))}}); err != nil {
 		t.Fatal(err)
 	}

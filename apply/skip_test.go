@@ -3,7 +3,9 @@ package apply
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -160,5 +162,29 @@ func TestOrphan(t *testing.T) {
 	}
 	if _, err := store.Load(ctx, "keep"); !errors.Is(err, inventory.ErrNotFound) {
 		t.Errorf("inventory of the removed unit: %v", err)
+	}
+}
+
+// TestNoWait: a unit that does not wait is done once applied, although its
+// Deployment never becomes healthy here; one that waits is not.
+func TestNoWait(t *testing.T) {
+	ns := testNS()
+	a, err := New(testenv.Config(t), Options{Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Apply(context.Background(), []Unit{
+		{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		{ID: "nowait", DependsOn: []string{"ns"}, NoWait: true, Objects: objs(t, deployDoc(ns, "a"))},
+		{ID: "wait", DependsOn: []string{"ns"}, Objects: objs(t, deployDoc(ns, "b"))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := res.Unit("nowait"); u.Err != nil {
+		t.Errorf("nowait: %v", u.Err)
+	}
+	if u, _ := res.Unit("wait"); u.Err == nil || !strings.Contains(u.Err.Error(), "health check") {
+		t.Errorf("wait: err = %v, want a health check timeout", u.Err)
 	}
 }
