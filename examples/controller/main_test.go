@@ -181,6 +181,18 @@ func TestController(t *testing.T) {
 		if _, err := dyn.Resource(configmaps).Namespace("default").Get(ctx, "shard-b", metav1.GetOptions{}); err != nil {
 			t.Error(err)
 		}
+		u, err := dyn.Resource(fleets).Namespace("default").Get(ctx, "other", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = unstructured.SetNestedField(u.Object, true, "spec", "suspend")
+		if _, err := dyn.Resource(fleets).Namespace("default").Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "Fleet other Suspended", func() (bool, string) {
+			_, _, msg := readyAt(dyn, "other")
+			return msg == "Suspended: reconciliation is suspended", msg
+		})
 		waitFor(t, "Fleet bad InvalidSpec", func() (bool, string) {
 			_, _, msg := readyAt(dyn, "bad")
 			return msg == `InvalidSpec: spec.interval "soon": want a positive duration such as 5m`, msg
