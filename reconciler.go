@@ -246,6 +246,9 @@ func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*
 func (r *Reconciler) prepare(ctx context.Context, only string, depth Depth) (*Result, []apply.Unit, error) {
 	res := &Result{}
 	art, fetchErr := r.opts.Source.Fetch(ctx)
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err() // canceled: not a source failure
+	}
 	r.mu.Lock()
 	switch {
 	case fetchErr == nil:

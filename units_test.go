@@ -3,6 +3,7 @@ package gitopskit
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -131,5 +132,21 @@ func TestWaits(t *testing.T) {
 				t.Errorf("waits = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNextInterval: Run waits the interval plus up to a tenth of it.
+func TestNextInterval(t *testing.T) {
+	r := &Reconciler{opts: Options{Interval: time.Minute}}
+	seen := map[bool]bool{}
+	for range 1000 {
+		d := r.nextInterval()
+		if d < time.Minute || d > time.Minute+6*time.Second {
+			t.Fatalf("nextInterval = %v, want within [1m, 1m6s]", d)
+		}
+		seen[d == time.Minute] = true
+	}
+	if !seen[false] {
+		t.Error("no jitter in 1000 draws")
 	}
 }
