@@ -56,6 +56,12 @@ type Options struct {
 	// pruning works across restarts. Apply.Events still receives every
 	// apply event.
 	Apply apply.Options
+	// Ignore, if set, leaves out of every unit the rendered objects for
+	// which it returns true: they are not applied, as if the unit did not
+	// render them (so one an earlier run applied is pruned, like anything
+	// a unit stops rendering). IgnoreFluxInstall is one for flux
+	// bootstrap's gotk-components.yaml.
+	Ignore func(render.Object) bool
 	// Logger receives progress; nil is silent.
 	Logger *slog.Logger
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -39,20 +40,30 @@ func installHook(h render.Hook) bool {
 }
 
 // objectsOf is what a unit applies: its rendered objects and install
-// hooks, without Flux's own objects.
-func objectsOf(u *render.Unit) []*unstructured.Unstructured {
+// hooks, without Flux's own objects and without what ignore (if set)
+// leaves out.
+func objectsOf(u *render.Unit, ignore func(render.Object) bool) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
+	keep := func(o render.Object) bool { return !fluxObject(o.Unstructured) && (ignore == nil || !ignore(o)) }
 	for _, o := range u.Objects {
-		if !fluxObject(o.Unstructured) {
+		if keep(o) {
 			out = append(out, o.Unstructured)
 		}
 	}
 	for _, h := range u.Hooks {
-		if installHook(h) {
+		if installHook(h) && keep(h.Object) {
 			out = append(out, h.Unstructured)
 		}
 	}
 	return out
+}
+
+// IgnoreFluxInstall is an Options.Ignore for repositories made by flux
+// bootstrap: it leaves out what flux-system/gotk-components.yaml holds —
+// Flux's own CRDs, controllers and RBAC — so that reconciling the cluster's
+// root path with gitopskit does not install (or take over) Flux itself.
+func IgnoreFluxInstall(o render.Object) bool {
+	return path.Base(o.Provenance.File) == "gotk-components.yaml" && path.Base(path.Dir(o.Provenance.File)) == "flux-system"
 }
 
 // orphans reports whether a unit's objects are to be left in the cluster
@@ -138,7 +149,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 			au.Err, failed = fmt.Errorf("not rendered: it depends on %s, which failed", u.BlockedBy), true
 		}
 		if au.Err == nil {
-			au.Objects = objectsOf(u)
+			au.Objects = objectsOf(u, r.opts.Ignore)
 		}
 		au.Orphan, au.NoWait = orphans(u), !waits(u)
 		if u.Suspended || suspended[u.ID] || (only != "" && !selected[u.ID]) {
@@ -171,7 +182,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 func (r *Reconciler) ancestors(g *render.Graph, id string) ([]string, error) {
 	var dus []dag.Unit
 	for _, u := range g.Units {
-		du, err := dag.UnitOf(u.ID, slices.DeleteFunc(slices.Clone(u.DependsOn), func(d string) bool { return g.Unit(d) == nil }), objectsOf(u))
+		du, err := dag.UnitOf(u.ID, slices.DeleteFunc(slices.Clone(u.DependsOn), func(d string) bool { return g.Unit(d) == nil }), objectsOf(u, r.opts.Ignore))
 		if err != nil {
 			return nil, err
 		}

@@ -43,7 +43,7 @@ func TestObjectsOf(t *testing.T) {
 		},
 	}
 	var got []string
-	for _, o := range objectsOf(u) {
+	for _, o := range objectsOf(u, nil) {
 		got = append(got, o.GetKind()+"/"+o.GetName())
 	}
 	want := []string{"ConfigMap/config", "Alert/slack", "Kustomization/not-flux", "Job/migrate", "Job/seed"}
@@ -148,5 +148,26 @@ func TestNextInterval(t *testing.T) {
 	}
 	if !seen[false] {
 		t.Error("no jitter in 1000 draws")
+	}
+}
+
+// TestIgnoreFluxInstall: flux bootstrap's install manifest is left out,
+// everything else, including the rest of flux-system/, is applied.
+func TestIgnoreFluxInstall(t *testing.T) {
+	at := func(name, file string) render.Object {
+		return render.Object{Unstructured: obj("v1", "ConfigMap", name), Provenance: render.Provenance{File: file}}
+	}
+	u := &render.Unit{Objects: []render.Object{
+		at("controller", "clusters/dev/flux-system/gotk-components.yaml"),
+		at("patch", "clusters/dev/flux-system/kustomization.yaml"),
+		at("other", "apps/gotk-components.yaml"),
+		at("app", "apps/app.yaml"),
+	}}
+	var got []string
+	for _, o := range objectsOf(u, IgnoreFluxInstall) {
+		got = append(got, o.GetName())
+	}
+	if diff := cmp.Diff([]string{"patch", "other", "app"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -75,6 +75,7 @@ type options struct {
 	// command-specific
 	unit, format string
 	withDeps     bool
+	ignoreFlux   bool
 	interval     time.Duration
 }
 
@@ -122,6 +123,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	}
 	if cmd != "render" && cmd != "graph" {
 		fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+		fs.BoolVar(&o.ignoreFlux, "ignore-flux-install", false, "leave out flux-system/gotk-components.yaml (Flux's own installation, as flux bootstrap writes it)")
 		fs.StringVar(&o.name, "name", "gitopskit", "name of this repository's inventories in the cluster; one per repository and path")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
@@ -142,7 +144,12 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var ignore func(render.Object) bool
+	if o.ignoreFlux {
+		ignore = gitopskit.IgnoreFluxInstall
+	}
 	r, err := gitopskit.New(gitopskit.Options{
+		Ignore: ignore,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
 		Load:  render.LoadOptions{Mirrors: o.mirrors},
 		Apply: apply.Options{Events: printEvent(out)},
