@@ -414,7 +414,7 @@ func (r *Reconciler) Teardown(ctx context.Context) (*Result, error) {
 	r.mu.Lock()
 	for _, u := range out.Units {
 		if u.Err == nil {
-			delete(r.status, u.ID)
+			r.removeStatus(u.ID)
 		}
 	}
 	r.mu.Unlock()

@@ -536,6 +536,10 @@ func TestReconcilerEndToEnd(t *testing.T) {
 	})
 
 	t.Run("teardown", func(t *testing.T) {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		watch := r.Watch(wctx)
+		known := len(r.Status())
 		res, err := r.Teardown(ctx)
 		if err != nil || res.Err() != nil {
 			t.Fatal(err, res.Err())
@@ -553,6 +557,17 @@ func TestReconcilerEndToEnd(t *testing.T) {
 		}
 		if len(r.Status()) != 0 {
 			t.Errorf("status after teardown:\n%s", r.Status())
+		}
+		removed, deadline := 0, time.After(time.Minute)
+		for removed < known {
+			select {
+			case s := <-watch:
+				if s.Removed {
+					removed++
+				}
+			case <-deadline:
+				t.Fatalf("Watch reported %d of %d units removed", removed, known)
+			}
 		}
 	})
 }

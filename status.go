@@ -36,6 +36,10 @@ type UnitStatus struct {
 	Suspended bool
 	// LastApplied is when the unit last became Ready.
 	LastApplied time.Time
+	// Removed is set only in what Watch sends, for a unit that is gone:
+	// it left the repository (and what it applied was pruned) or was torn
+	// down. Status no longer lists it.
+	Removed bool
 }
 
 // Status is every unit's status, sorted by ID.
@@ -133,6 +137,11 @@ func (r *Reconciler) setStatus(s UnitStatus) {
 		return
 	}
 	r.status[s.ID] = s
+	r.broadcast(s)
+}
+
+// broadcast queues s for every watcher; r.mu held.
+func (r *Reconciler) broadcast(s UnitStatus) {
 	for _, w := range r.watchers {
 		w.mu.Lock()
 		w.queue = append(w.queue, s)
@@ -142,6 +151,17 @@ func (r *Reconciler) setStatus(s UnitStatus) {
 		default:
 		}
 	}
+}
+
+// removeStatus forgets a unit and tells the watchers; r.mu held.
+func (r *Reconciler) removeStatus(id string) {
+	s, ok := r.status[id]
+	if !ok {
+		return
+	}
+	delete(r.status, id)
+	s.Removed = true
+	r.broadcast(s)
 }
 
 // update changes a unit's status with fn; r.mu held.
@@ -187,7 +207,7 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 		u := given[res.ID]
 		if u.Removed {
 			if res.Err == nil {
-				delete(r.status, res.ID)
+				r.removeStatus(res.ID)
 				continue
 			}
 		}
@@ -217,7 +237,7 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 	// Units that are no longer in the graph nor being removed.
 	for id := range r.status {
 		if _, ok := given[id]; !ok {
-			delete(r.status, id)
+			r.removeStatus(id)
 		}
 	}
 }
