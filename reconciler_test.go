@@ -396,6 +396,27 @@ func TestReconcilerEndToEnd(t *testing.T) {
 			t.Errorf("database status: %+v", s)
 		}
 
+		// Suspended while not Ready, it still holds back its dependents.
+		if err := r.Suspend(fleet.Dependency); err != nil {
+			t.Fatal(err)
+		}
+		res, err = r.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := res.Unit(fleet.Dependency); !u.Skipped {
+			t.Errorf("suspended dependency: %+v", u)
+		}
+		if u, _ := res.Unit(fleet.Application); u.BlockedBy != fleet.Dependency {
+			t.Errorf("dependent of a suspended, failed unit: blocked by %q", u.BlockedBy)
+		}
+		if s, _ := r.Status().Unit(fleet.Dependency); !s.Suspended || !strings.Contains(s.Message, "ClusterWidget") {
+			t.Errorf("suspended dependency status: %+v", s)
+		}
+		if err := r.Resume(fleet.Dependency); err != nil {
+			t.Fatal(err)
+		}
+
 		commit("fix the widget", map[string]string{"dependency/default-widget.yaml": good["dependency/default-widget.yaml"]})
 		mustReconcile(t)
 		allReady(t)

@@ -123,6 +123,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	}
 	r.mu.Lock()
 	suspended := maps.Clone(r.suspended)
+	status := maps.Clone(r.status)
 	r.mu.Unlock()
 	if only != "" && (suspended[only] || g.Unit(only).Suspended) {
 		return nil, fmt.Errorf("%s: suspended; resume it first", only)
@@ -152,7 +153,14 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 			au.Objects = objectsOf(u, r.opts.Ignore)
 		}
 		au.Orphan, au.NoWait = orphans(u), !waits(u)
-		if u.Suspended || suspended[u.ID] || (only != "" && !selected[u.ID]) {
+		switch {
+		case u.Suspended || suspended[u.ID]:
+			// Held back; its dependents wait while it is not Ready.
+			au.Skip, au.Err = true, nil
+			if last, ok := status[u.ID]; ok && last.Ready == ReadyFalse {
+				au.Err = fmt.Errorf("suspended while not Ready: %s", last.Message)
+			}
+		case only != "" && !selected[u.ID]:
 			au.Skip, au.Err = true, nil
 		}
 		units = append(units, au)

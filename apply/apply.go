@@ -106,7 +106,9 @@ type Unit struct {
 	// Skip leaves the unit's objects in the cluster as they are — nothing
 	// applied, nothing pruned — while it still takes part in ordering and
 	// its objects stay claimed, so no other unit prunes them: a suspended
-	// unit, or one not selected for this run. Its dependents go on.
+	// unit, or one not selected for this run. Its dependents go on, unless
+	// Err is set too: then they are blocked (a suspended unit that was not
+	// Ready, as Flux holds back dependents of a dependency not Ready).
 	Skip bool
 	// Removed marks a unit that no longer exists (its definition left the
 	// source): everything its inventory holds is pruned, as for an empty
@@ -281,17 +283,21 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
 		return res
 	}
-	switch {
-	case u.Err != nil:
+	if u.Skip {
+		res.Skipped = true
+		a.emit(Event{Type: UnitSkipped, Unit: u.ID})
+	}
+	if u.Err != nil {
 		res.Err = u.Err
 		if !strings.Contains(u.Err.Error(), u.ID) {
 			res.Err = fmt.Errorf("%s: %w", u.ID, u.Err)
 		}
-		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
+		if !u.Skip {
+			a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
+		}
 		return res
-	case u.Skip:
-		res.Skipped = true
-		a.emit(Event{Type: UnitSkipped, Unit: u.ID})
+	}
+	if u.Skip {
 		return res
 	}
 	a.emit(Event{Type: UnitStarted, Unit: u.ID})

@@ -39,6 +39,8 @@ func TestSkipAndErr(t *testing.T) {
 		{ID: "after-held", DependsOn: []string{"held"}, Objects: objs(t, cmDoc(ns, "after-held"))},
 		{ID: "broken", Err: errors.New("render: kustomization.yaml: bad")},
 		{ID: "after-broken", DependsOn: []string{"broken"}, Objects: objs(t, cmDoc(ns, "never"))},
+		{ID: "held-unready", Skip: true, Err: errors.New("suspended while not Ready")},
+		{ID: "after-unready", DependsOn: []string{"held-unready"}, Objects: objs(t, cmDoc(ns, "never2"))},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +52,8 @@ func TestSkipAndErr(t *testing.T) {
 			states[u.ID] += ",skipped"
 		}
 	}
-	want := map[string]string{"ns": "Succeeded", "held": "Succeeded,skipped", "after-held": "Succeeded", "broken": "Failed", "after-broken": "Blocked"}
+	want := map[string]string{"ns": "Succeeded", "held": "Succeeded,skipped", "after-held": "Succeeded", "broken": "Failed", "after-broken": "Blocked",
+		"held-unready": "Failed,skipped", "after-unready": "Blocked"}
 	if diff := cmp.Diff(want, states); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
