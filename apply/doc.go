@@ -31,9 +31,10 @@
 // annotation per object); immutable-field changes recreate the object only
 // when forced (Options.Force, or gitopskit.dev/force: enabled).
 //
-// Requests are few: CRDs and Namespaces go through ssa; every other object
-// gets one server-side apply, or none when the inventory's digest of what
-// was last applied matches and one LIST per kind shows the live object
-// still holds every field gitopskit sets (drift is re-applied). See
-// BENCHMARKS.md.
+// Requests are few: every object gets one server-side apply (changed CRDs
+// and Namespaces go through ssa, which stages and waits for them), or none
+// when the inventory's digest of what was last applied matches and the live
+// object — read with one LIST per kind, or a GET each for a kind with only a
+// few objects — still holds every field gitopskit sets (drift is
+// re-applied). See BENCHMARKS.md.
 package apply

@@ -76,7 +76,12 @@ func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstruc
 	return out, nil
 }
 
-// liveOf reads, with one LIST per kind and namespace, the live state of
+// getThreshold is the most objects of one kind and namespace liveOf reads
+// one by one instead of listing the kind.
+const getThreshold = 3
+
+// liveOf reads, with one LIST per kind and namespace (or a GET per object
+// when there are only a few), the live state of
 // the objects that may be unchanged (those with a digest in the
 // inventory); the others, and objects not found, are nil.
 func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured, lastDigest map[string]string) []*unstructured.Unstructured {
@@ -103,6 +108,24 @@ func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured,
 			}
 		}
 		if !known {
+			continue
+		}
+		// A few objects are cheaper to GET than their whole kind is to
+		// LIST (think of every CRD or Namespace of a cluster).
+		if len(idx) <= getThreshold {
+			for _, i := range idx {
+				if lastDigest[entryOf(objs[i]).ID()] == "" {
+					continue
+				}
+				lg.Go(func() error {
+					obj := &unstructured.Unstructured{}
+					obj.SetGroupVersionKind(k.gvk)
+					if err := a.client.Get(ctx, client.ObjectKeyFromObject(objs[i]), obj); err == nil {
+						live[i] = obj // each goroutine writes its own slot
+					}
+					return nil // not found or unreadable: the object is applied
+				})
+			}
 			continue
 		}
 		lg.Go(func() error {
