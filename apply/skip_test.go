@@ -13,24 +13,39 @@ import (
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
-// TestSkipAndErr: a skipped unit is neither applied nor pruned, its
-// objects stay claimed and its dependents go on; a unit given with Err
-// fails without touching the cluster and blocks its dependents.
-func TestSkipAndErr(t *testing.T) {
-	ns := testNS()
+// newMemoryApplier returns an Applier with an in-memory store, and the store.
+func newMemoryApplier(t *testing.T) (*Applier, *inventory.MemoryStore) {
+	t.Helper()
 	store := &inventory.MemoryStore{}
 	a, err := New(testenv.Config(t), Options{Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, store
+}
+
+// applyOK applies units and fails the test unless every unit succeeded.
+func applyOK(t *testing.T, a *Applier, units ...Unit) *Result {
+	t.Helper()
+	res, err := a.Apply(context.Background(), units)
+	if err != nil || firstErr(res) != nil {
+		t.Fatal(err, firstErr(res))
+	}
+	return res
+}
+
+// TestSkipAndErr: a skipped unit is neither applied nor pruned, its
+// objects stay claimed and its dependents go on; a unit given with Err
+// fails without touching the cluster and blocks its dependents.
+func TestSkipAndErr(t *testing.T) {
+	ns := testNS()
+	a, store := newMemoryApplier(t)
 	ctx := context.Background()
 	first := []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
 		{ID: "held", DependsOn: []string{"ns"}, Revision: "r1", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-b"))},
 	}
-	if res, err := a.Apply(ctx, first); err != nil || firstErr(res) != nil {
-		t.Fatal(err, firstErr(res))
-	}
+	applyOK(t, a, first...)
 	// held is now skipped with a render that would drop held-b and add
 	// held-c; the broken unit did not render.
 	res, err := a.Apply(ctx, []Unit{
@@ -76,33 +91,24 @@ func TestSkipAndErr(t *testing.T) {
 // except what another unit now claims, and its inventory deleted.
 func TestRemovedUnit(t *testing.T) {
 	ns := testNS()
-	store := &inventory.MemoryStore{}
-	a, err := New(testenv.Config(t), Options{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, store := newMemoryApplier(t)
 	ctx := context.Background()
-	if res, err := a.Apply(ctx, []Unit{
-		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "gone", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "gone-a"), cmDoc(ns, "moved"))},
-	}); err != nil || firstErr(res) != nil {
-		t.Fatal(err, firstErr(res))
-	}
-	res, err := a.Apply(ctx, []Unit{
-		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "heir", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "moved"))},
-		{ID: "gone", Removed: true},
-	})
-	if err != nil || firstErr(res) != nil {
-		t.Fatal(err, firstErr(res))
-	}
+	applyOK(t, a,
+		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		Unit{ID: "gone", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "gone-a"), cmDoc(ns, "moved"))},
+	)
+	applyOK(t, a,
+		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		Unit{ID: "heir", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "moved"))},
+		Unit{ID: "gone", Removed: true},
+	)
 	if exists(t, cmGVR, ns, "gone-a") || !exists(t, cmGVR, ns, "moved") {
 		t.Error("removed unit: gone-a should be pruned and moved kept")
 	}
 	if _, err := store.Load(ctx, "gone"); !errors.Is(err, inventory.ErrNotFound) {
 		t.Errorf("inventory of the removed unit: %v, want ErrNotFound", err)
 	}
-	res, err = a.Apply(ctx, []Unit{{ID: "odd", Removed: true, Objects: objs(t, cmDoc(ns, "x"))}})
+	res, err := a.Apply(ctx, []Unit{{ID: "odd", Removed: true, Objects: objs(t, cmDoc(ns, "x"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,18 +121,12 @@ func TestRemovedUnit(t *testing.T) {
 // no longer renders in the cluster, and so does its removal later.
 func TestOrphan(t *testing.T) {
 	ns := testNS()
-	store := &inventory.MemoryStore{}
-	a, err := New(testenv.Config(t), Options{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, store := newMemoryApplier(t)
 	ctx := context.Background()
-	if res, err := a.Apply(ctx, []Unit{
-		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"), cmDoc(ns, "second"))},
-	}); err != nil || firstErr(res) != nil {
-		t.Fatal(err, firstErr(res))
-	}
+	applyOK(t, a,
+		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		Unit{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"), cmDoc(ns, "second"))},
+	)
 	plan, err := a.Plan(ctx, []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
 		{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
@@ -139,13 +139,10 @@ func TestOrphan(t *testing.T) {
 			t.Errorf("plan prunes %s of an orphaning unit", o.Object)
 		}
 	}
-	res, err := a.Apply(ctx, []Unit{
-		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
-	})
-	if err != nil || firstErr(res) != nil {
-		t.Fatal(err, firstErr(res))
-	}
+	res := applyOK(t, a,
+		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
+		Unit{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
+	)
 	if u, _ := res.Unit("keep"); len(u.Pruned) != 0 || len(u.Orphaned) != 1 || u.Orphaned[0].Name != "second" {
 		t.Errorf("pruned %v, orphaned %v", u.Pruned, u.Orphaned)
 	}
@@ -156,10 +153,7 @@ func TestOrphan(t *testing.T) {
 		t.Errorf("inventory after orphaning: %+v", inv)
 	}
 	// Removed: nothing it holds is deleted; the inventory goes.
-	res, err = a.Apply(ctx, []Unit{{ID: "ns", Objects: objs(t, nsDoc(ns))}, {ID: "keep", Removed: true}})
-	if err != nil || firstErr(res) != nil {
-		t.Fatal(err, firstErr(res))
-	}
+	applyOK(t, a, Unit{ID: "ns", Objects: objs(t, nsDoc(ns))}, Unit{ID: "keep", Removed: true})
 	if !exists(t, cmGVR, ns, "first") {
 		t.Error("removing an orphaning unit deleted its objects")
 	}
