@@ -354,22 +354,22 @@ func (r *Reconciler) Observe(ctx context.Context) (Status, error) {
 type lazyNamespaceStore struct {
 	*inventory.ConfigMapStore
 	client kubernetes.Interface
-	once   sync.Mutex
-	ready  bool
+	mu     sync.Mutex
+	ready  bool // the namespace exists
 }
 
 func (s *lazyNamespaceStore) Save(ctx context.Context, inv *inventory.Inventory) error {
-	s.once.Lock()
+	s.mu.Lock()
 	if !s.ready {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}
 		_, err := s.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "gitopskit"})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
-			s.once.Unlock()
+			s.mu.Unlock()
 			return fmt.Errorf("create namespace %s for inventories: %w", DefaultNamespace, err)
 		}
 		s.ready = true
 	}
-	s.once.Unlock()
+	s.mu.Unlock()
 	return s.ConfigMapStore.Save(ctx, inv)
 }
 
