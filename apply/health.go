@@ -7,7 +7,6 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Health is what the cluster says, now, about the objects a unit last
@@ -35,7 +34,8 @@ func (h *Health) String() string {
 }
 
 // Health reads a unit's inventory and checks each object it holds against
-// the cluster with kstatus, without changing anything: how a program that
+// the cluster with kstatus (reading them with a LIST per kind, or a GET each
+// for a kind with only a few), without changing anything: how a program that
 // did not apply the unit itself (a status command, a dashboard) tells
 // whether it is in place. A unit with no inventory gives an error wrapping
 // inventory.ErrNotFound.
@@ -45,18 +45,24 @@ func (a *Applier) Health(ctx context.Context, unit string) (*Health, error) {
 		return nil, err
 	}
 	h := &Health{Unit: unit, Revision: inv.Revision, Objects: len(inv.Entries)}
-	for _, e := range inv.Entries {
-		obj := &unstructured.Unstructured{}
-		obj.SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
-		obj.SetKind(e.Kind)
-		if err := a.client.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Name}, obj); err != nil {
-			if client.IgnoreNotFound(err) == nil {
-				h.NotReady = append(h.NotReady, e.String()+": not found")
-				continue
-			}
-			return nil, fmt.Errorf("%s: %s: %w", unit, e, err)
+	objs := make([]*unstructured.Unstructured, len(inv.Entries))
+	for i, e := range inv.Entries {
+		objs[i] = &unstructured.Unstructured{}
+		objs[i].SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
+		objs[i].SetKind(e.Kind)
+		objs[i].SetNamespace(e.Namespace)
+		objs[i].SetName(e.Name)
+	}
+	live, err := a.readLive(ctx, objs, func(int) bool { return true })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", unit, err)
+	}
+	for i, e := range inv.Entries {
+		if live[i] == nil {
+			h.NotReady = append(h.NotReady, e.String()+": not found")
+			continue
 		}
-		res, err := status.Compute(obj)
+		res, err := status.Compute(live[i])
 		if err != nil {
 			h.NotReady = append(h.NotReady, e.String()+": "+err.Error())
 			continue

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"reflect"
 	"sync"
 
@@ -76,59 +78,59 @@ func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstruc
 	return out, nil
 }
 
-// getThreshold is the most objects of one kind and namespace liveOf reads
-// one by one instead of listing the kind.
+// getThreshold is the most objects of one kind and namespace readLive
+// reads one by one instead of listing the kind.
 const getThreshold = 3
 
-// liveOf reads, with one LIST per kind and namespace (or a GET per object
-// when there are only a few), the live state of
-// the objects that may be unchanged (those with a digest in the
-// inventory); the others, and objects not found, are nil.
+// liveOf reads the live state of the objects that may be unchanged (those
+// with a digest in the inventory); the others, objects not found and
+// objects that could not be read are nil (and so get applied).
 func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured, lastDigest map[string]string) []*unstructured.Unstructured {
+	live, _ := a.readLive(ctx, objs, func(i int) bool { return lastDigest[entryOf(objs[i]).ID()] != "" })
+	return live
+}
+
+// readLive reads the live state of objs[i] for every i that want selects,
+// with one LIST per kind and namespace, or a GET each when there are only
+// a few (a LIST of every CRD or Namespace of a cluster costs more than a
+// GET or two). Objects that do not exist, or whose kind is not served,
+// are nil; any other failure is returned, with what could be read.
+func (a *Applier) readLive(ctx context.Context, objs []*unstructured.Unstructured, want func(int) bool) ([]*unstructured.Unstructured, error) {
 	type groupKey struct {
 		gvk schema.GroupVersionKind
 		ns  string
 	}
 	groups := map[groupKey][]int{}
 	for i, o := range objs {
-		k := groupKey{o.GroupVersionKind(), o.GetNamespace()}
-		groups[k] = append(groups[k], i)
+		if want(i) {
+			k := groupKey{o.GroupVersionKind(), o.GetNamespace()}
+			groups[k] = append(groups[k], i)
+		}
 	}
+	gone := func(err error) bool { return apierrors.IsNotFound(err) || meta.IsNoMatchError(err) }
 	live := make([]*unstructured.Unstructured, len(objs))
 	var mu sync.Mutex
-	var lg errgroup.Group
-	lg.SetLimit(objectConcurrency)
+	var g errgroup.Group
+	g.SetLimit(objectConcurrency)
 	for k, idx := range groups {
-		// Only worth a LIST when some object may be unchanged.
-		known := false
-		for _, i := range idx {
-			if lastDigest[entryOf(objs[i]).ID()] != "" {
-				known = true
-				break
-			}
-		}
-		if !known {
-			continue
-		}
-		// A few objects are cheaper to GET than their whole kind is to
-		// LIST (think of every CRD or Namespace of a cluster).
 		if len(idx) <= getThreshold {
 			for _, i := range idx {
-				if lastDigest[entryOf(objs[i]).ID()] == "" {
-					continue
-				}
-				lg.Go(func() error {
+				g.Go(func() error {
 					obj := &unstructured.Unstructured{}
 					obj.SetGroupVersionKind(k.gvk)
-					if err := a.client.Get(ctx, client.ObjectKeyFromObject(objs[i]), obj); err == nil {
+					err := a.client.Get(ctx, client.ObjectKeyFromObject(objs[i]), obj)
+					switch {
+					case err == nil:
 						live[i] = obj // each goroutine writes its own slot
+					case !gone(err):
+						return fmt.Errorf("%s: %w", ssaSubject(objs[i]), err)
 					}
-					return nil // not found or unreadable: the object is applied
+					return nil
 				})
 			}
 			continue
 		}
-		lg.Go(func() error {
+		g.Go(func() error {
 			list := &unstructured.UnstructuredList{}
 			list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
 			var opts []client.ListOption
@@ -136,7 +138,10 @@ func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured,
 				opts = append(opts, client.InNamespace(k.ns))
 			}
 			if err := a.client.List(ctx, list, opts...); err != nil {
-				return nil // no list (e.g. no such kind yet): every object is applied
+				if gone(err) {
+					return nil
+				}
+				return fmt.Errorf("list %s in %q: %w", k.gvk.Kind, k.ns, err)
 			}
 			byName := make(map[string]*unstructured.Unstructured, len(list.Items))
 			for i := range list.Items {
@@ -150,8 +155,7 @@ func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured,
 			return nil
 		})
 	}
-	_ = lg.Wait()
-	return live
+	return live, g.Wait()
 }
 
 // unchanged reports whether o needs no request: what was last applied is
