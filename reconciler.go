@@ -163,8 +163,11 @@ const (
 	WithDependencies
 )
 
-// Result is the outcome of one reconcile.
+// Result is the outcome of one reconcile: the applier's result for every
+// unit (units skipped because they are suspended or were not selected are
+// marked Skipped), with the revision and the graph it came from.
 type Result struct {
+	apply.Result
 	// Revision is the source revision that was reconciled; after a failed
 	// fetch it is the last one fetched.
 	Revision string
@@ -173,19 +176,6 @@ type Result struct {
 	SourceErr error
 	// Graph is the repository as rendered.
 	Graph *render.Graph
-	// Units are the outcomes, sorted by ID (units skipped because they are
-	// suspended or were not selected are marked Skipped).
-	Units []apply.UnitResult
-}
-
-// Unit returns one unit's outcome.
-func (r *Result) Unit(id string) (apply.UnitResult, bool) {
-	for _, u := range r.Units {
-		if u.ID == id {
-			return u, true
-		}
-	}
-	return apply.UnitResult{}, false
 }
 
 // Err joins the errors of the source and of every failed unit; nil means
@@ -242,7 +232,7 @@ func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*
 	if err != nil {
 		return nil, errors.Join(err, res.SourceErr)
 	}
-	res.Units = out.Units
+	res.Result = *out
 	r.record(res.Graph, units, out, res.SourceErr)
 	return res, res.SourceErr
 }
@@ -418,5 +408,5 @@ func (r *Reconciler) Teardown(ctx context.Context) (*Result, error) {
 		}
 	}
 	r.mu.Unlock()
-	return &Result{Units: out.Units}, nil
+	return &Result{Result: *out}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -17,42 +16,19 @@ import (
 )
 
 // fluxObject reports whether o is one of the Flux objects gitopskit
-// interprets itself (Kustomizations, HelmReleases, sources): they define
-// units and are not applied.
+// interprets itself (render.FluxKinds): they define units and sources and
+// are not applied.
 func fluxObject(o *unstructured.Unstructured) bool {
-	switch o.GroupVersionKind().Group {
-	case render.KustomizeGroup, render.HelmGroup, render.SourceGroup:
-		return true
-	}
-	return false
+	return slices.Contains(render.FluxKinds(), o.GroupVersionKind().GroupKind())
 }
 
-// installHook reports whether a Helm hook runs on install or upgrade, the
-// phases a reconcile stands for; test, rollback and delete hooks are not
-// applied.
-func installHook(h render.Hook) bool {
-	for _, e := range h.Events {
-		if strings.HasSuffix(e, "-install") || strings.HasSuffix(e, "-upgrade") {
-			return true
-		}
-	}
-	return false
-}
-
-// objectsOf is what a unit applies: its rendered objects and install
-// hooks, without Flux's own objects and without what ignore (if set)
-// leaves out.
+// objectsOf is what a unit applies (render.Unit.Applied) without Flux's
+// own objects and without what ignore (if set) leaves out.
 func objectsOf(u *render.Unit, ignore func(render.Object) bool) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
-	keep := func(o render.Object) bool { return !fluxObject(o.Unstructured) && (ignore == nil || !ignore(o)) }
-	for _, o := range u.Objects {
-		if keep(o) {
+	for _, o := range u.Applied() {
+		if !fluxObject(o.Unstructured) && (ignore == nil || !ignore(o)) {
 			out = append(out, o.Unstructured)
-		}
-	}
-	for _, h := range u.Hooks {
-		if installHook(h) && keep(h.Object) {
-			out = append(out, h.Unstructured)
 		}
 	}
 	return out

@@ -450,20 +450,47 @@ func objectData(u *unstructured.Unstructured) (map[string]string, error) {
 	return out, nil
 }
 
+// FluxKinds are the kinds of Flux's own objects, which Load reads as units
+// and sources rather than objects to apply. A graph's root unit renders
+// them, and no unit holds their CRDs: pass them as dag.Options.Preinstalled
+// when ordering or checking a Graph's DagUnits.
+func FluxKinds() []dag.GroupKind {
+	return []dag.GroupKind{
+		{Group: KustomizeGroup, Kind: "Kustomization"}, {Group: HelmGroup, Kind: "HelmRelease"},
+		{Group: SourceGroup, Kind: "GitRepository"}, {Group: SourceGroup, Kind: "HelmRepository"},
+		{Group: SourceGroup, Kind: "OCIRepository"}, {Group: SourceGroup, Kind: "HelmChart"},
+		{Group: SourceGroup, Kind: "Bucket"}, {Group: SourceGroup, Kind: "ExternalArtifact"},
+	}
+}
+
+// Applied is what applying the unit puts in the cluster: its objects,
+// then the hooks that run on install or upgrade — the phases a reconcile
+// stands for. Test, rollback and delete hooks are left out.
+func (u *Unit) Applied() []Object {
+	out := make([]Object, 0, len(u.Objects)+len(u.Hooks))
+	out = append(out, u.Objects...)
+	for _, h := range u.Hooks {
+		for _, e := range h.Events {
+			if strings.HasSuffix(e, "-install") || strings.HasSuffix(e, "-upgrade") {
+				out = append(out, h.Object)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // DagUnits returns the graph's units for package dag, each with its
-// dependsOn and rendered objects (hooks included: they are applied too),
-// so the graph can be ordered and checked. Units that did not render have
+// dependsOn and what it applies (Unit.Applied: objects and install/upgrade
+// hooks), so the graph can be ordered and checked. Units that did not render have
 // no objects.
 func (g *Graph) DagUnits() ([]dag.Unit, error) {
 	out := make([]dag.Unit, 0, len(g.Units))
 	var errs []error
 	for _, u := range g.Units {
-		objs := make([]*unstructured.Unstructured, 0, len(u.Objects)+len(u.Hooks))
-		for _, o := range u.Objects {
+		var objs []*unstructured.Unstructured
+		for _, o := range u.Applied() {
 			objs = append(objs, o.Unstructured)
-		}
-		for _, h := range u.Hooks {
-			objs = append(objs, h.Unstructured)
 		}
 		du, err := dag.UnitOf(u.ID, u.DependsOn, objs)
 		if err != nil {

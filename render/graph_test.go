@@ -171,7 +171,7 @@ func TestLoadSeedRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dg, err := dag.Build(units, dag.Options{Preinstalled: fluxKinds})
+	dg, err := dag.Build(units, dag.Options{Preinstalled: FluxKinds()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +209,6 @@ func TestLoadKustomization(t *testing.T) {
 	if g.Unit("Kustomization/flux-system/dev-cluster") == nil || g.Unit("HelmRelease/database/postgresql") == nil || len(g.Units) != 10 {
 		t.Errorf("%d units", len(g.Units))
 	}
-}
-
-var fluxKinds = []dag.GroupKind{
-	{Group: KustomizeGroup, Kind: "Kustomization"}, {Group: HelmGroup, Kind: "HelmRelease"},
-	{Group: SourceGroup, Kind: "GitRepository"}, {Group: SourceGroup, Kind: "HelmRepository"},
 }
 
 func TestLoadEdgeCases(t *testing.T) {

@@ -66,7 +66,7 @@ func TestEveryUnitRenders(t *testing.T) {
 // The graph orders: no cycles, every dependsOn names a unit.
 func TestNoCycles(t *testing.T) {
 	_, units := loadRepo(t)
-	ug, err := dag.Build(units, dag.Options{Preinstalled: fluxKinds})
+	ug, err := dag.Build(units, dag.Options{Preinstalled: render.FluxKinds()})
 	if err != nil {
 		t.Fatal(err) // a *dag.CycleError lists every edge of the cycle
 	}
@@ -79,7 +79,7 @@ func TestNoCycles(t *testing.T) {
 // on (explicitly, or because gitopskit orders CRD producers first).
 func TestCRDsComeFromAncestors(t *testing.T) {
 	_, units := loadRepo(t)
-	ug, err := dag.Build(units, dag.Options{Preinstalled: fluxKinds})
+	ug, err := dag.Build(units, dag.Options{Preinstalled: render.FluxKinds()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,14 +41,6 @@ func main() {
 	}
 }
 
-// fluxKinds are served by Flux itself: the root unit's output is made of
-// them, and no unit in the repository has their CRDs.
-var fluxKinds = []dag.GroupKind{
-	{Group: render.KustomizeGroup, Kind: "Kustomization"}, {Group: render.HelmGroup, Kind: "HelmRelease"},
-	{Group: render.SourceGroup, Kind: "GitRepository"}, {Group: render.SourceGroup, Kind: "HelmRepository"},
-	{Group: render.SourceGroup, Kind: "OCIRepository"}, {Group: render.SourceGroup, Kind: "HelmChart"},
-}
-
 // load renders the repository in dir offline.
 func load(ctx context.Context, dir, path string, mirrors source.Mirrors) (*render.Graph, []dag.Unit, error) {
 	art, err := source.NewDir(dir, source.DirOptions{}).Fetch(ctx)
@@ -76,12 +68,12 @@ func check(ctx context.Context, dir, path string, mirrors source.Mirrors, out io
 			n++
 		}
 	}
-	for _, p := range dag.Check(units, dag.Options{Preinstalled: fluxKinds}) {
+	for _, p := range dag.Check(units, dag.Options{Preinstalled: render.FluxKinds()}) {
 		fmt.Fprintf(out, "error: %s\n", p)
 		n++
 	}
 	// What Flux alone would get wrong: gitopskit orders these itself.
-	for _, p := range dag.Check(units, dag.Options{Preinstalled: fluxKinds, ExplicitOnly: true}) {
+	for _, p := range dag.Check(units, dag.Options{Preinstalled: render.FluxKinds(), ExplicitOnly: true}) {
 		if p.Kind == dag.ProblemCRDNotAncestor {
 			fmt.Fprintf(out, "note: %s\n", p)
 		}

@@ -89,10 +89,5 @@ func unitGraph(g *render.Graph) (*dag.UnitGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	flux := []dag.GroupKind{
-		{Group: render.KustomizeGroup, Kind: "Kustomization"}, {Group: render.HelmGroup, Kind: "HelmRelease"},
-		{Group: render.SourceGroup, Kind: "GitRepository"}, {Group: render.SourceGroup, Kind: "HelmRepository"},
-		{Group: render.SourceGroup, Kind: "OCIRepository"}, {Group: render.SourceGroup, Kind: "HelmChart"},
-	}
-	return dag.Build(dunits, dag.Options{Preinstalled: flux})
+	return dag.Build(dunits, dag.Options{Preinstalled: render.FluxKinds()})
 }
