@@ -270,6 +270,17 @@ func (a *Applier) Apply(ctx context.Context, units []Unit) (*Result, error) {
 	return out, nil
 }
 
+// objectOf is an empty object with the identity of an inventory entry, to
+// read or delete it by.
+func objectOf(e inventory.Entry) *unstructured.Unstructured {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
+	obj.SetKind(e.Kind)
+	obj.SetNamespace(e.Namespace)
+	obj.SetName(e.Name)
+	return obj
+}
+
 // entryOf makes an inventory entry of an object.
 func entryOf(o *unstructured.Unstructured) inventory.Entry {
 	gvk := o.GroupVersionKind()
@@ -326,19 +337,20 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 			return fail(fmt.Errorf("%s: %w", ssaSubject(o), err))
 		}
 	}
+	digests := digests{last: make(map[string]string, len(old.Entries)), now: make(map[string]string, len(objs))}
+	for _, e := range old.Entries {
+		digests.last[e.ID()] = e.Digest
+	}
 	entries := make([]inventory.Entry, 0, len(objs))
 	for _, o := range objs {
 		e := entryOf(o)
 		e.Digest = digestOf(o)
+		digests.now[e.ID()] = e.Digest
 		entries = append(entries, e)
 	}
 	cur := inventory.New(u.ID, entries...)
 	cur.Revision, cur.Orphan = u.Revision, u.Orphan
 	orphan := u.Orphan || (u.Removed && old.Orphan)
-	lastDigest := make(map[string]string, len(old.Entries))
-	for _, e := range old.Entries {
-		lastDigest[e.ID()] = e.Digest
-	}
 	if u.Removed && len(u.Objects) > 0 {
 		return fail(errors.New("a removed unit cannot have objects"))
 	}
@@ -370,10 +382,10 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 	var waitFor object.ObjMetadataSet
 	// Unchanged CRDs and Namespaces need no request either.
 	if len(first) > 0 {
-		live := a.liveOf(ctx, first, lastDigest)
+		live := a.liveOf(ctx, first, digests)
 		var changed []*unstructured.Unstructured
 		for i, o := range first {
-			if unchanged(o, live[i], lastDigest) {
+			if digests.unchanged(o, live[i]) {
 				res.Changes = append(res.Changes, Change{Object: ssaSubject(o), Action: string(ssa.UnchangedAction)})
 				a.emit(Event{Type: ObjectApplied, Unit: u.ID, Object: ssaSubject(o), Action: string(ssa.UnchangedAction)})
 				continue
@@ -395,7 +407,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]stri
 		}
 	}
 	if len(rest) > 0 {
-		out, err := a.applyObjects(ctx, rest, lastDigest)
+		out, err := a.applyObjects(ctx, rest, digests)
 		for i, r := range out {
 			if r.obj == nil {
 				continue
@@ -588,11 +600,7 @@ func (a *Applier) pruneCandidates(ctx context.Context, unit string, old, cur *in
 		if owner, ok := claims[e.ID()]; ok && owner != unit {
 			continue // moved to another unit: not ours to delete
 		}
-		obj := &unstructured.Unstructured{}
-		obj.SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
-		obj.SetKind(e.Kind)
-		obj.SetNamespace(e.Namespace)
-		obj.SetName(e.Name)
+		obj := objectOf(e)
 		if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			if client.IgnoreNotFound(err) != nil {
 				unreadable = append(unreadable, e)

@@ -47,11 +47,7 @@ func (a *Applier) Health(ctx context.Context, unit string) (*Health, error) {
 	h := &Health{Unit: unit, Revision: inv.Revision, Objects: len(inv.Entries)}
 	objs := make([]*unstructured.Unstructured, len(inv.Entries))
 	for i, e := range inv.Entries {
-		objs[i] = &unstructured.Unstructured{}
-		objs[i].SetAPIVersion(strings.TrimPrefix(e.Group+"/"+e.Version, "/"))
-		objs[i].SetKind(e.Kind)
-		objs[i].SetNamespace(e.Namespace)
-		objs[i].SetName(e.Name)
+		objs[i] = objectOf(e)
 	}
 	live, err := a.readLive(ctx, objs, func(int) bool { return true })
 	if err != nil {

@@ -27,6 +27,20 @@ func digestOf(o *unstructured.Unstructured) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// digests are, by object ID, the digest of what the inventory says was last
+// applied and of what is applied now.
+type digests struct{ last, now map[string]string }
+
+// known reports whether the inventory holds o with a digest.
+func (d digests) known(o *unstructured.Unstructured) bool { return d.last[entryOf(o).ID()] != "" }
+
+// unchanged reports whether o needs no request: what was last applied is
+// what o is now, and live still holds it.
+func (d digests) unchanged(o, live *unstructured.Unstructured) bool {
+	id := entryOf(o).ID()
+	return live != nil && d.last[id] != "" && d.last[id] == d.now[id] && holds(live.Object, o.Object)
+}
+
 // applied is the outcome for one object of applyObjects.
 type applied struct {
 	obj    *unstructured.Unstructured // the server's answer, or the live object when unchanged
@@ -40,13 +54,13 @@ type applied struct {
 // alone with no request; every other object gets one server-side apply.
 // An object the plain apply cannot take (an immutable field, say) goes
 // through ssa, which recreates it when forced.
-func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstructured, lastDigest map[string]string) ([]applied, error) {
-	live := a.liveOf(ctx, objs, lastDigest)
+func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstructured, d digests) ([]applied, error) {
+	live := a.liveOf(ctx, objs, d)
 	out := make([]applied, len(objs))
 	var g errgroup.Group
 	g.SetLimit(objectConcurrency)
 	for i, o := range objs {
-		if unchanged(o, live[i], lastDigest) {
+		if d.unchanged(o, live[i]) {
 			out[i] = applied{obj: live[i], action: ssa.UnchangedAction}
 			continue
 		}
@@ -56,7 +70,7 @@ func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstruc
 			if err == nil {
 				// "created" means new to this unit, or gone from the cluster.
 				action := ssa.ConfiguredAction
-				if lastDigest[entryOf(o).ID()] == "" || live[i] == nil {
+				if !d.known(o) || live[i] == nil {
 					action = ssa.CreatedAction
 				}
 				out[i] = applied{obj: obj, action: action}
@@ -85,8 +99,8 @@ const getThreshold = 3
 // liveOf reads the live state of the objects that may be unchanged (those
 // with a digest in the inventory); the others, objects not found and
 // objects that could not be read are nil (and so get applied).
-func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured, lastDigest map[string]string) []*unstructured.Unstructured {
-	live, _ := a.readLive(ctx, objs, func(i int) bool { return lastDigest[entryOf(objs[i]).ID()] != "" })
+func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured, d digests) []*unstructured.Unstructured {
+	live, _ := a.readLive(ctx, objs, func(i int) bool { return d.known(objs[i]) })
 	return live
 }
 
@@ -156,12 +170,6 @@ func (a *Applier) readLive(ctx context.Context, objs []*unstructured.Unstructure
 		})
 	}
 	return live, g.Wait()
-}
-
-// unchanged reports whether o needs no request: what was last applied is
-// what o is now, and live still holds it.
-func unchanged(o, live *unstructured.Unstructured, lastDigest map[string]string) bool {
-	return live != nil && lastDigest[entryOf(o).ID()] == digestOf(o) && holds(live.Object, o.Object)
 }
 
 // holds reports whether live has every field desired sets, with the same
