@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -158,16 +157,11 @@ func (c *LocalChart) fetch(ctx context.Context, visiting map[string]bool) (*Arti
 			return nil, c.errorf("dependency %s: %w", a.name, err)
 		}
 	}
-	all, err := listTree(ctx, diskTree(chartDir), nil)
+	_, full, err := scanDir(ctx, chartDir, nil)
 	if err != nil {
 		return nil, c.errorf("%w", err)
 	}
-	full, err := digestDir(ctx, chartDir, all)
-	if err != nil {
-		return nil, c.errorf("%w", err)
-	}
-	b, _ := json.Marshal(map[string]string{"digest": full})
-	if err := os.WriteFile(filepath.Join(tmp, "artifact.json"), b, 0o644); err != nil {
+	if err := writeMeta(tmp, map[string]string{"digest": full}); err != nil {
 		return nil, c.errorf("cache: %w", err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
@@ -179,12 +173,8 @@ func (c *LocalChart) fetch(ctx context.Context, visiting map[string]bool) (*Arti
 }
 
 func loadLocalChart(dir string) (string, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, "artifact.json"))
-	if err != nil {
-		return "", false
-	}
 	var m map[string]string
-	if json.Unmarshal(b, &m) != nil || m["digest"] == "" {
+	if !readMeta(dir, &m) || m["digest"] == "" {
 		return "", false
 	}
 	return m["digest"], true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -46,12 +45,8 @@ func loadArchive(root, kind, archiveDigest string) (*cachedChart, bool) {
 		return nil, false
 	}
 	dir := filepath.Join(root, kind, archiveDigest)
-	b, err := os.ReadFile(filepath.Join(dir, "artifact.json"))
-	if err != nil {
-		return nil, false
-	}
 	var c cachedChart
-	if json.Unmarshal(b, &c) != nil || c.Digest == "" {
+	if !readMeta(dir, &c) || c.Digest == "" {
 		return nil, false
 	}
 	c.path = dir
@@ -116,18 +111,13 @@ func storeArchive(ctx context.Context, root, kind string, r io.Reader, wantDiges
 		return nil, fmt.Errorf("archive has no single top-level chart directory")
 	}
 	chartRoot := filepath.Join(tmp, "chart", top)
-	entries, err := listTree(ctx, diskTree(chartRoot), nil)
-	if err != nil {
-		return nil, err
-	}
-	digest, err := digestDir(ctx, chartRoot, entries)
+	_, digest, err := scanDir(ctx, chartRoot, nil)
 	if err != nil {
 		return nil, err
 	}
 	os.Remove(archive)
 	c := &cachedChart{ArchiveDigest: got, Digest: digest, URL: url, Top: top}
-	b, _ := json.Marshal(c)
-	if err := os.WriteFile(filepath.Join(tmp, "artifact.json"), b, 0o644); err != nil {
+	if err := writeMeta(tmp, c); err != nil {
 		return nil, err
 	}
 	dest := filepath.Join(root, kind, got)

@@ -42,11 +42,7 @@ func (d *Dir) Fetch(ctx context.Context) (*Artifact, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("dir %s: not a directory", d.path)
 	}
-	entries, err := listTree(ctx, diskTree(abs), baseRules(d.opts.Ignore))
-	if err != nil {
-		return nil, fmt.Errorf("dir %s: %w", d.path, err)
-	}
-	digest, err := digestDir(ctx, abs, entries)
+	entries, digest, err := scanDir(ctx, abs, baseRules(d.opts.Ignore))
 	if err != nil {
 		return nil, fmt.Errorf("dir %s: %w", d.path, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -260,12 +259,8 @@ func treeCacheDir(root string, commit plumbing.Hash, rulesKey string) string {
 
 func loadTree(root string, commit plumbing.Hash, rulesKey string) (*cachedTree, bool) {
 	dir := treeCacheDir(root, commit, rulesKey)
-	b, err := os.ReadFile(filepath.Join(dir, "artifact.json"))
-	if err != nil {
-		return nil, false
-	}
 	var t cachedTree
-	if json.Unmarshal(b, &t) != nil || t.Digest == "" {
+	if !readMeta(dir, &t) || t.Digest == "" {
 		return nil, false
 	}
 	t.path = filepath.Join(dir, "tree")
@@ -306,8 +301,7 @@ func writeTree(ctx context.Context, root string, commit *object.Commit, ignore, 
 		return nil, err
 	}
 	t := &cachedTree{Digest: d.sum()}
-	b, _ := json.Marshal(t)
-	if err := os.WriteFile(filepath.Join(tmp, "artifact.json"), b, 0o644); err != nil {
+	if err := writeMeta(tmp, t); err != nil {
 		return nil, err
 	}
 	dest := treeCacheDir(root, commit.Hash, rulesKey)

@@ -43,11 +43,7 @@ func (h *HelmChart) fetchUnpacked(ctx context.Context, dir string) (*Artifact, e
 	if best == nil {
 		return nil, h.errorf("no chart named %q with a matching version in %s", h.name, dir)
 	}
-	entries, err := listTree(ctx, diskTree(bestDir), nil)
-	if err != nil {
-		return nil, h.errorf("%w", err)
-	}
-	digest, err := digestDir(ctx, bestDir, entries)
+	entries, digest, err := scanDir(ctx, bestDir, nil)
 	if err != nil {
 		return nil, h.errorf("%w", err)
 	}

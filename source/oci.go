@@ -70,25 +70,9 @@ func (h *HelmChart) fetchOCI(ctx context.Context, root string) (*Artifact, error
 			return ociArtifact(c, version, manifestDesc), nil
 		}
 	}
-	rc, err := repo.Fetch(ctx, manifestDesc)
+	layer, err := manifestLayer(ctx, repo, manifestDesc, func(mt string) bool { return mt == helmChartLayerType || mt == helmLegacyChartLayerType })
 	if err != nil {
-		return nil, h.errorf("fetch manifest: %w", ociError(err))
-	}
-	mb, err := content.ReadAll(rc, manifestDesc) // checks size and digest
-	rc.Close()
-	if err != nil {
-		return nil, h.errorf("manifest: %w", err)
-	}
-	var manifest ocispec.Manifest
-	if err := json.Unmarshal(mb, &manifest); err != nil {
-		return nil, h.errorf("manifest does not parse: %w", err)
-	}
-	var layer *ocispec.Descriptor
-	for i, l := range manifest.Layers {
-		if l.MediaType == helmChartLayerType || l.MediaType == helmLegacyChartLayerType {
-			layer = &manifest.Layers[i]
-			break
-		}
+		return nil, h.errorf("%w", err)
 	}
 	if layer == nil {
 		return nil, h.errorf("%s:%s is not a Helm chart (no layer of type %s)", ref, tag, helmChartLayerType)
@@ -121,6 +105,31 @@ func (h *HelmChart) fetchOCI(ctx context.Context, root string) (*Artifact, error
 
 // ociRepository opens a registry repository (host/path, no scheme) with
 // the credentials, if any.
+// manifestLayer fetches the manifest desc names (checking its size and
+// digest) and returns its first layer whose media type match accepts, or
+// nil if there is none.
+func manifestLayer(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor, match func(mediaType string) bool) (*ocispec.Descriptor, error) {
+	rc, err := repo.Fetch(ctx, desc)
+	if err != nil {
+		return nil, fmt.Errorf("fetch manifest: %w", ociError(err))
+	}
+	mb, err := content.ReadAll(rc, desc)
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var manifest ocispec.Manifest
+	if err := json.Unmarshal(mb, &manifest); err != nil {
+		return nil, fmt.Errorf("manifest does not parse: %w", err)
+	}
+	for i, l := range manifest.Layers {
+		if match(l.MediaType) {
+			return &manifest.Layers[i], nil
+		}
+	}
+	return nil, nil
+}
+
 func ociRepository(ref string, a HelmAuth, client *http.Client) (*remote.Repository, error) {
 	repo, err := remote.NewRepository(ref)
 	if err != nil {

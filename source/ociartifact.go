@@ -2,14 +2,10 @@ package source
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/gitopskit/gitopskit/internal/filelock"
 )
@@ -88,25 +84,9 @@ func (o *OCI) Fetch(ctx context.Context) (*Artifact, error) {
 	if err != nil {
 		return nil, o.errorf("resolve %s: %w", tag, ociError(err))
 	}
-	rc, err := repo.Fetch(ctx, desc)
+	layer, err := manifestLayer(ctx, repo, desc, func(mt string) bool { return o.opts.MediaType == "" || mt == o.opts.MediaType })
 	if err != nil {
-		return nil, o.errorf("fetch manifest: %w", ociError(err))
-	}
-	mb, err := content.ReadAll(rc, desc)
-	rc.Close()
-	if err != nil {
-		return nil, o.errorf("manifest: %w", err)
-	}
-	var manifest ocispec.Manifest
-	if err := json.Unmarshal(mb, &manifest); err != nil {
-		return nil, o.errorf("manifest does not parse: %w", err)
-	}
-	var layer *ocispec.Descriptor
-	for i, l := range manifest.Layers {
-		if o.opts.MediaType == "" || l.MediaType == o.opts.MediaType {
-			layer = &manifest.Layers[i]
-			break
-		}
+		return nil, o.errorf("%w", err)
 	}
 	if layer == nil {
 		return nil, o.errorf("%s has no layer of type %q", tag, o.opts.MediaType)

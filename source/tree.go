@@ -186,6 +186,20 @@ func (d *digester) add(e entry, content io.Reader) error {
 
 func (d *digester) sum() string { return "sha256:" + hex.EncodeToString(d.h.Sum(nil)) }
 
+// scanDir lists the files of root that rules keep and digests them: the two
+// steps every on-disk artifact takes.
+func scanDir(ctx context.Context, root string, rules []gitignore.Pattern) ([]entry, string, error) {
+	entries, err := listTree(ctx, diskTree(root), rules)
+	if err != nil {
+		return nil, "", err
+	}
+	digest, err := digestDir(ctx, root, entries)
+	if err != nil {
+		return nil, "", err
+	}
+	return entries, digest, nil
+}
+
 // digestDir digests the listed files of root (symlinks by their targets).
 func digestDir(ctx context.Context, root string, entries []entry) (string, error) {
 	return digestEntries(ctx, entries, func(p string) (io.ReadCloser, error) {
