@@ -12,9 +12,9 @@ test: controlplane build
 
 # test-race runs the tests that exercise concurrent use (renderers, the
 # scheduler, the cross-process build lock, the Reconciler with Run, Trigger
-# and Watch) with the race detector.
+# and Watch, the cli's run command) with the race detector.
 test-race:
-	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load|Reconciler' . ./render ./dag ./internal/testenv
+	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load|Reconciler|CLI' . ./render ./dag ./internal/testenv ./examples/cli
 
 # controlplane builds kube-apiserver and etcd from Go modules into the user
 # cache, or does nothing when they are there (or KUBEBUILDER_ASSETS is set).

@@ -186,12 +186,19 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		}
 		return res.Err()
 	case "run":
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		printed := make(chan struct{})
 		go func() {
+			defer close(printed)
 			for s := range r.Watch(ctx) {
 				fmt.Fprintf(out, "%s  %-7s %s  %s\n", time.Now().Format(time.TimeOnly), s.Ready, s.ID, s.Message)
 			}
 		}()
-		return r.Run(ctx)
+		err := r.Run(ctx)
+		stop()
+		<-printed // the watch ends with ctx; nothing prints after run returns
+		return err
 	}
 	return nil
 }

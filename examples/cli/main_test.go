@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -98,6 +100,24 @@ func TestCLI(t *testing.T) {
 		}
 		contains(t, cli(t, append([]string{"reconcile"}, cluster...)...), "ConfigMap/web-dev/feature-flags pruned")
 	})
+	t.Run("run", func(t *testing.T) {
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		out := &lockedBuffer{}
+		done := make(chan error, 1)
+		go func() { done <- run(rctx, append([]string{"run", "-interval", "1h"}, cluster...), out) }()
+		deadline := time.Now().Add(2 * time.Minute)
+		for !strings.Contains(out.String(), "True    "+fleet.Application) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no Ready line for %s:\n%s", fleet.Application, out.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
 	t.Run("bad input", func(t *testing.T) {
 		tests := map[string]struct {
 			args []string
@@ -120,4 +140,22 @@ func TestCLI(t *testing.T) {
 			})
 		}
 	})
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while run writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
