@@ -17,6 +17,16 @@
 // delete stays in the inventory. A unit whose render comes back empty is
 // refused unless Options.AllowEmpty is set.
 //
+// A Unit says more than its objects when a reconciler needs it to: Skip
+// (suspended or not selected: left as it is, its objects still claimed and
+// its dependents going on — unless Err is set too, which blocks them), Err
+// (failed before applying, e.g. did not render: nothing touched, dependents
+// blocked), Removed (gone from the source: everything it applied is pruned
+// and its inventory deleted), Orphan (Flux's prune: false: what it stops
+// rendering is forgotten, not deleted), NoWait (Flux's wait: false) and
+// Revision (kept with the inventory). Health reads a unit's inventory and
+// checks its objects with kstatus, for status displays in other processes.
+//
 // Results are data: per unit its state, the change set and what was
 // pruned; an Events callback reports progress as it happens; logging goes
 // only to an injected *slog.Logger.

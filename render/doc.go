@@ -36,7 +36,9 @@
 // load. substituteFrom and valuesFrom resolve against ConfigMaps and
 // Secrets rendered anywhere in the graph, or supplied values. A unit that
 // fails carries its error, units depending on it are marked blocked, and
-// the rest still render. Graph.DagUnits hands the result to dag.
+// the rest still render. Unit.Applied is what a unit puts in the cluster
+// (its objects and install/upgrade hooks); Graph.DagUnits hands that to dag,
+// with FluxKinds as the kinds to treat as served.
 //
 // Unknown fields in Flux specs are errors; fields that affect rendering and
 // are not implemented (SOPS decryption, remote kubeConfig) are reported as
