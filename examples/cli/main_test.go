@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -103,13 +102,15 @@ func TestCLI(t *testing.T) {
 	t.Run("run", func(t *testing.T) {
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
-		out := &lockedBuffer{}
+		var buf bytes.Buffer
+		out := &syncWriter{w: &buf} // run writes through it; read under its lock
+		printed := func() string { out.mu.Lock(); defer out.mu.Unlock(); return buf.String() }
 		done := make(chan error, 1)
 		go func() { done <- run(rctx, append([]string{"run", "-interval", "1h"}, cluster...), out) }()
 		deadline := time.Now().Add(2 * time.Minute)
-		for !strings.Contains(out.String(), "True    "+fleet.Application) {
+		for !strings.Contains(printed(), "True    "+fleet.Application) {
 			if time.Now().After(deadline) {
-				t.Fatalf("no Ready line for %s:\n%s", fleet.Application, out.String())
+				t.Fatalf("no Ready line for %s:\n%s", fleet.Application, printed())
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -140,22 +141,4 @@ func TestCLI(t *testing.T) {
 			})
 		}
 	})
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while run writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -15,17 +15,12 @@ import (
 	"github.com/gitopskit/gitopskit/internal/testenv"
 )
 
-// TestQuickstart runs README's main command end to end on a local control
-// plane of its own, as a newcomer would.
-func TestQuickstart(t *testing.T) {
-	if os.Getenv(testenv.SkipEnv) == "1" {
-		t.Skipf("%s=1", testenv.SkipEnv)
-	}
-	ctrllog.SetLogger(logr.Discard())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+// runQuickstart runs the program with kubeconfig, checks that it ends with
+// every unit Ready and the removed object gone, and returns its output.
+func runQuickstart(t *testing.T, ctx context.Context, kubeconfig string) string {
+	t.Helper()
 	var out bytes.Buffer
-	err := run(ctx, "", &out)
+	err := run(ctx, kubeconfig, &out)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -36,11 +31,31 @@ func TestQuickstart(t *testing.T) {
 		"ConfigMap/web-dev/feature-flags pruned",
 		"ConfigMap web-dev/feature-flags is gone from the cluster.",
 		"Every unit is Ready",
-		"stopping the local control plane",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	return out.String()
+}
+
+func setup(t *testing.T) context.Context {
+	t.Helper()
+	if os.Getenv(testenv.SkipEnv) == "1" {
+		t.Skipf("%s=1", testenv.SkipEnv)
+	}
+	ctrllog.SetLogger(logr.Discard())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestQuickstart runs README's main command end to end on a local control
+// plane of its own, as a newcomer would.
+func TestQuickstart(t *testing.T) {
+	out := runQuickstart(t, setup(t), "")
+	if !strings.Contains(out, "stopping the local control plane") {
+		t.Error("the local control plane was not stopped")
 	}
 }
 
@@ -49,12 +64,7 @@ func TestQuickstart(t *testing.T) {
 // cluster's own controllers make workloads healthy; here the test plays
 // that part, since its control plane has none.
 func TestQuickstartKubeconfig(t *testing.T) {
-	if os.Getenv(testenv.SkipEnv) == "1" {
-		t.Skipf("%s=1", testenv.SkipEnv)
-	}
-	ctrllog.SetLogger(logr.Discard())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	ctx := setup(t)
 	env, err := testenv.Start(ctx, testenv.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -64,18 +74,8 @@ func TestQuickstartKubeconfig(t *testing.T) {
 	defer stopWorkloads()
 	go func() { _ = testenv.RunWorkloadStatus(wctx, env.Config) }()
 
-	var out bytes.Buffer
-	err = run(ctx, env.Kubeconfig, &out)
-	t.Log("\n" + out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"(from " + env.Kubeconfig + ")", "Every unit is Ready"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q", want)
-		}
-	}
-	if strings.Contains(out.String(), "starting a local control plane") {
-		t.Error("started a control plane although -kubeconfig was given")
+	out := runQuickstart(t, ctx, env.Kubeconfig)
+	if !strings.Contains(out, "(from "+env.Kubeconfig+")") || strings.Contains(out, "starting a local control plane") {
+		t.Error("-kubeconfig was not used as the cluster")
 	}
 }
