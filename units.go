@@ -42,39 +42,6 @@ func IgnoreFluxInstall(o render.Object) bool {
 	return path.Base(o.Provenance.File) == "gotk-components.yaml" && path.Base(path.Dir(o.Provenance.File)) == "flux-system"
 }
 
-// orphans reports whether a unit's objects are to be left in the cluster
-// when it stops rendering them: a Flux Kustomization with spec.prune: false.
-// (A HelmRelease always removes what its chart no longer renders, as an
-// upgrade does.)
-func orphans(u *render.Unit) bool {
-	if u.Object == nil || u.Object.GroupVersionKind().Group != render.KustomizeGroup {
-		return false
-	}
-	prune, found, _ := unstructured.NestedBool(u.Object.Object, "spec", "prune")
-	return found && !prune
-}
-
-// waits reports whether a unit waits for its objects to be healthy before
-// it is Ready, as Flux decides: a Kustomization when spec.wait is true, a
-// HelmRelease unless both install and upgrade disable waiting (gitopskit
-// does not tell an install from an upgrade; when only one of them
-// disables it, waiting is the safe side). The root unit waits.
-func waits(u *render.Unit) bool {
-	if u.Object == nil {
-		return true
-	}
-	switch u.Object.GroupVersionKind().Group {
-	case render.KustomizeGroup:
-		wait, _, _ := unstructured.NestedBool(u.Object.Object, "spec", "wait")
-		return wait
-	case render.HelmGroup:
-		install, _, _ := unstructured.NestedBool(u.Object.Object, "spec", "install", "disableWait")
-		upgrade, _, _ := unstructured.NestedBool(u.Object.Object, "spec", "upgrade", "disableWait")
-		return !(install && upgrade)
-	}
-	return true
-}
-
 // applyUnits turns a rendered graph into the applier's units: failed
 // renders fail at once, suspended and unselected units are skipped, and
 // units whose inventory remains but which left the repository are removed —
@@ -108,16 +75,14 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	var units []apply.Unit
 	failed := false
 	for _, u := range g.Units {
-		au := apply.Unit{ID: u.ID, Revision: u.Revision, Timeout: u.Timeout}
+		au := apply.Unit{ID: u.ID, Ref: u.Ref(), Parent: u.Parent, AwaitChildren: u.AwaitsChildren(),
+			Revision: u.Revision, Timeout: u.Timeout, HealthChecks: u.HealthChecks}
 		for _, d := range u.DependsOn {
 			if g.Unit(d) == nil {
 				au.Err = fmt.Errorf("dependsOn %s: no such unit", d)
 				continue
 			}
 			au.DependsOn = append(au.DependsOn, d)
-		}
-		for _, h := range u.HealthChecks {
-			au.HealthChecks = append(au.HealthChecks, apply.ObjectRef(h))
 		}
 		switch {
 		case u.Err != nil:
@@ -128,7 +93,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 		if au.Err == nil {
 			au.Objects = objectsOf(u, r.opts.Ignore)
 		}
-		au.Orphan, au.NoWait = orphans(u), !waits(u)
+		au.Orphan, au.NoWait = !u.Prune, !u.Wait
 		switch {
 		case u.Suspended || suspended[u.ID]:
 			// Held back; its dependents wait while it is not Ready.

@@ -73,68 +73,6 @@ func TestStatusTable(t *testing.T) {
 	}
 }
 
-// TestOrphans: only a Kustomization that says prune: false keeps what it
-// stops rendering.
-func TestOrphans(t *testing.T) {
-	ks := func(prune any) *unstructured.Unstructured {
-		u := obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "apps")
-		if prune != nil {
-			_ = unstructured.SetNestedField(u.Object, prune, "spec", "prune")
-		}
-		return u
-	}
-	tests := map[string]struct {
-		obj  *unstructured.Unstructured
-		want bool
-	}{
-		"prune false":      {ks(false), true},
-		"prune true":       {ks(true), false},
-		"prune unset":      {ks(nil), false},
-		"helm release":     {obj("helm.toolkit.fluxcd.io/v2", "HelmRelease", "db"), false},
-		"no object (root)": {nil, false},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := orphans(&render.Unit{Object: tc.obj}); got != tc.want {
-				t.Errorf("orphans = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-// TestWaits: Kustomizations wait only with spec.wait: true (Flux's
-// default is not to); HelmReleases wait unless both install and upgrade
-// disable it.
-func TestWaits(t *testing.T) {
-	with := func(u *unstructured.Unstructured, value any, path ...string) *unstructured.Unstructured {
-		_ = unstructured.SetNestedField(u.Object, value, path...)
-		return u
-	}
-	ks := func() *unstructured.Unstructured {
-		return obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "apps")
-	}
-	hr := func() *unstructured.Unstructured { return obj("helm.toolkit.fluxcd.io/v2", "HelmRelease", "db") }
-	tests := map[string]struct {
-		obj  *unstructured.Unstructured
-		want bool
-	}{
-		"kustomization, wait unset":  {ks(), false},
-		"kustomization, wait true":   {with(ks(), true, "spec", "wait"), true},
-		"kustomization, wait false":  {with(ks(), false, "spec", "wait"), false},
-		"helm release":               {hr(), true},
-		"helm release, install only": {with(hr(), true, "spec", "install", "disableWait"), true},
-		"helm release, both":         {with(with(hr(), true, "spec", "install", "disableWait"), true, "spec", "upgrade", "disableWait"), false},
-		"root":                       {nil, true},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := waits(&render.Unit{Object: tc.obj}); got != tc.want {
-				t.Errorf("waits = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 // TestNextInterval: Run waits the interval plus up to a tenth of it.
 func TestNextInterval(t *testing.T) {
 	r := &Reconciler{opts: Options{Interval: time.Minute}}

@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -11,12 +10,10 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
-	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -91,15 +88,22 @@ type Options struct {
 
 // Unit is what the applier applies: a unit's rendered objects.
 type Unit struct {
-	ID        string
-	DependsOn []string
-	Objects   []*unstructured.Unstructured
+	ID string
+	// Ref, Parent and AwaitChildren place the unit among the others for
+	// readiness; see dag.Unit.
+	Ref           dag.ObjectRef
+	Parent        string
+	AwaitChildren bool
+	DependsOn     []string
+	Objects       []*unstructured.Unstructured
 	// Timeout bounds the unit's apply and health wait (Options.Timeout
 	// when zero).
 	Timeout time.Duration
-	// HealthChecks are further objects, not applied by this unit, that
-	// must be healthy before it is done (Flux's spec.healthChecks).
-	HealthChecks []ObjectRef
+	// HealthChecks are further objects that must be healthy before the
+	// unit is Ready (Flux's spec.healthChecks). One that another unit
+	// renders, or that names another unit by its Ref, is checked after
+	// that unit is done, without holding it back (dag.Readiness).
+	HealthChecks []dag.ObjectRef
 	// Revision is the source revision the objects come from; it is kept
 	// with the unit's inventory.
 	Revision string
@@ -130,11 +134,6 @@ type Unit struct {
 	// Err, when set, fails the unit without touching the cluster (e.g. it
 	// did not render): its dependents are blocked and the rest go on.
 	Err error
-}
-
-// ObjectRef names an object to wait for.
-type ObjectRef struct {
-	APIVersion, Kind, Namespace, Name string
 }
 
 // objectConcurrency bounds the requests one unit has in flight.
@@ -245,25 +244,45 @@ func (a *Applier) Apply(ctx context.Context, units []Unit) (*Result, error) {
 	g, byID, claims := run.graph, run.byID, run.claims
 	var mu sync.Mutex
 	results := map[string]*UnitResult{}
-	walk, err := g.Walk(ctx, a.opts.Concurrency, func(ctx context.Context, id string) error {
-		r := a.applyUnit(ctx, byID[id], claims)
+	walk, err := g.Walk(ctx, a.opts.Concurrency, func(ctx context.Context, node string) error {
+		id, ready := g.NodeUnit(node)
+		var r *UnitResult
+		if ready {
+			r = a.readyUnit(ctx, byID[id], g.Readiness(id))
+		} else {
+			r = a.applyUnit(ctx, byID[id], g.Readiness(id), claims)
+		}
 		mu.Lock()
-		results[id] = r
+		results[node] = r
 		mu.Unlock()
 		return r.Err
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := &Result{}
+	nodes := map[string]dag.NodeResult{}
 	for _, n := range walk {
-		r := results[n.ID]
+		nodes[n.ID] = n
+	}
+	out := &Result{}
+	for _, id := range g.UnitNodes() {
+		n := nodes[id]
+		r := results[id]
 		if r == nil {
-			r = &UnitResult{ID: n.ID}
+			r = &UnitResult{ID: id}
 		}
-		r.State, r.BlockedBy = n.State, n.BlockedBy
+		// A unit with a readiness node is where that node got to, once
+		// the unit itself is applied.
+		if rn := g.Readiness(id).Node; rn != "" && n.State == dag.Succeeded {
+			n = nodes[rn]
+			if rr := results[rn]; rr != nil {
+				r.Err = rr.Err
+			}
+		}
+		r.State = n.State
+		r.BlockedBy, _ = g.NodeUnit(n.BlockedBy)
 		if n.State == dag.Blocked {
-			a.emit(Event{Type: UnitBlocked, Unit: n.ID, Message: "blocked by " + n.BlockedBy})
+			a.emit(Event{Type: UnitBlocked, Unit: id, Message: "blocked by " + r.BlockedBy})
 		}
 		out.Units = append(out.Units, *r)
 	}
@@ -285,235 +304,6 @@ func objectOf(e inventory.Entry) *unstructured.Unstructured {
 func entryOf(o *unstructured.Unstructured) inventory.Entry {
 	gvk := o.GroupVersionKind()
 	return inventory.Entry{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
-}
-
-func (a *Applier) applyUnit(ctx context.Context, u *Unit, claims map[string]string) *UnitResult {
-	res := &UnitResult{ID: u.ID}
-	fail := func(err error) *UnitResult {
-		res.Err = fmt.Errorf("%s: %w", u.ID, err)
-		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
-		return res
-	}
-	if u.Skip {
-		res.Skipped = true
-		a.emit(Event{Type: UnitSkipped, Unit: u.ID})
-	}
-	if u.Err != nil {
-		res.Err = u.Err
-		if !strings.Contains(u.Err.Error(), u.ID) {
-			res.Err = fmt.Errorf("%s: %w", u.ID, u.Err)
-		}
-		if !u.Skip {
-			a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
-		}
-		return res
-	}
-	if u.Skip {
-		return res
-	}
-	a.emit(Event{Type: UnitStarted, Unit: u.ID})
-	timeout := u.Timeout
-	if timeout <= 0 {
-		timeout = a.opts.Timeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	old, err := a.opts.Store.Load(ctx, u.ID)
-	if errors.Is(err, inventory.ErrNotFound) {
-		old, err = inventory.New(u.ID), nil
-	}
-	if err != nil {
-		return fail(err)
-	}
-	objs := make([]*unstructured.Unstructured, len(u.Objects))
-	for i, o := range u.Objects {
-		objs[i] = o.DeepCopy()
-	}
-	// A Secret's stringData is applied as data (as Flux does), so the live
-	// Secret, which only ever has data, compares equal.
-	for _, o := range objs {
-		if err := stringDataToData(o); err != nil {
-			return fail(fmt.Errorf("%s: %w", ssaSubject(o), err))
-		}
-	}
-	digests := digests{last: make(map[string]string, len(old.Entries)), now: make(map[string]string, len(objs))}
-	for _, e := range old.Entries {
-		digests.last[e.ID()] = e.Digest
-	}
-	entries := make([]inventory.Entry, 0, len(objs))
-	for _, o := range objs {
-		e := entryOf(o)
-		e.Digest = digestOf(o)
-		digests.now[e.ID()] = e.Digest
-		entries = append(entries, e)
-	}
-	cur := inventory.New(u.ID, entries...)
-	cur.Revision, cur.Orphan = u.Revision, u.Orphan
-	orphan := u.Orphan || (u.Removed && old.Orphan)
-	if u.Removed && len(u.Objects) > 0 {
-		return fail(errors.New("a removed unit cannot have objects"))
-	}
-	if len(cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty && !u.Removed {
-		return fail(fmt.Errorf("the render is empty and %d objects would be pruned; refusing (set AllowEmpty to allow it)", len(old.Entries)))
-	}
-	// Remember old ∪ new before touching the cluster: a crash from here on
-	// never forgets an object. (The revision changes only once applied.)
-	pending := inventory.Union(old, cur)
-	pending.Revision, pending.Orphan = old.Revision, old.Orphan
-	if err := a.saveInventory(ctx, old, pending); err != nil {
-		return fail(err)
-	}
-
-	if err := a.checkConflicts(ctx, objs); err != nil {
-		return fail(err)
-	}
-	// CRDs and Namespaces go first, through ssa, which waits for CRDs to be
-	// Established; everything else takes the request-saving path.
-	var first, rest []*unstructured.Unstructured
-	for _, o := range objs {
-		gk := o.GroupVersionKind().GroupKind()
-		if gk == (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) || gk == (schema.GroupKind{Kind: "Namespace"}) {
-			first = append(first, o)
-		} else {
-			rest = append(rest, o)
-		}
-	}
-	var waitFor object.ObjMetadataSet
-	// Unchanged CRDs and Namespaces need no request either.
-	if len(first) > 0 {
-		live := a.liveOf(ctx, first, digests)
-		var changed []*unstructured.Unstructured
-		for i, o := range first {
-			if digests.unchanged(o, live[i]) {
-				res.Changes = append(res.Changes, Change{Object: ssaSubject(o), Action: string(ssa.UnchangedAction)})
-				a.emit(Event{Type: ObjectApplied, Unit: u.ID, Object: ssaSubject(o), Action: string(ssa.UnchangedAction)})
-				continue
-			}
-			changed = append(changed, o)
-		}
-		first = changed
-	}
-	if len(first) > 0 {
-		cs, err := a.rm.ApplyAllStaged(ctx, first, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: 200 * time.Millisecond, WaitTimeout: timeout})
-		if cs != nil {
-			for _, e := range cs.Entries {
-				res.Changes = append(res.Changes, Change{Object: e.Subject, Action: string(e.Action)})
-				a.emit(Event{Type: ObjectApplied, Unit: u.ID, Object: e.Subject, Action: string(e.Action)})
-			}
-		}
-		if err != nil {
-			return fail(err)
-		}
-	}
-	if len(rest) > 0 {
-		out, err := a.applyObjects(ctx, rest, digests)
-		for i, r := range out {
-			if r.obj == nil {
-				continue
-			}
-			subject := ssaSubject(rest[i])
-			res.Changes = append(res.Changes, Change{Object: subject, Action: string(r.action)})
-			a.emit(Event{Type: ObjectApplied, Unit: u.ID, Object: subject, Action: string(r.action)})
-			if !current(r.obj) {
-				waitFor = append(waitFor, object.UnstructuredToObjMetadata(rest[i]))
-			}
-		}
-		if err != nil {
-			return fail(err)
-		}
-	}
-	if len(waitFor) > 0 && !u.NoWait {
-		if err := a.rm.WaitForSetWithContext(ctx, waitFor, ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
-			return fail(fmt.Errorf("health check: %w", err))
-		}
-	}
-	if len(u.HealthChecks) > 0 {
-		var set object.ObjMetadataSet
-		for _, h := range u.HealthChecks {
-			gv, err := schema.ParseGroupVersion(h.APIVersion)
-			if err != nil {
-				return fail(fmt.Errorf("healthChecks: %s/%s: %w", h.Kind, h.Name, err))
-			}
-			set = append(set, object.ObjMetadata{GroupKind: schema.GroupKind{Group: gv.Group, Kind: h.Kind}, Namespace: h.Namespace, Name: h.Name})
-		}
-		if err := a.rm.WaitForSetWithContext(ctx, set, ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
-			return fail(fmt.Errorf("healthChecks: %w", err))
-		}
-	}
-
-	// Prune what the unit applied before and renders no more, unless
-	// another unit claims it now or it is marked to be kept.
-	var stale []*unstructured.Unstructured
-	var unreadable []inventory.Entry
-	if orphan {
-		res.Orphaned = inventory.Diff(old, cur)
-	} else {
-		stale, _, unreadable = a.pruneCandidates(ctx, u.ID, old, cur, claims)
-	}
-	keep := slices.Clone(unreadable)
-	// Delete in reverse dependency order — custom resources before their
-	// CRD, objects before their Namespace — one level at a time, waiting
-	// for each level to be gone.
-	levels, err := deletionLevels(stale)
-	if err != nil {
-		return fail(fmt.Errorf("prune: %w", err))
-	}
-	for li, level := range levels {
-		cs, err := a.rm.DeleteAll(ctx, level, ssa.DefaultDeleteOptions())
-		deleted := map[string]bool{}
-		if cs != nil {
-			for _, e := range cs.Entries {
-				deleted[e.Subject] = true
-			}
-		}
-		for _, o := range level {
-			e := entryOf(o)
-			if err != nil && !deleted[ssaSubject(o)] {
-				keep = append(keep, e) // a failed delete stays in the inventory
-				continue
-			}
-			res.Pruned = append(res.Pruned, e)
-			a.emit(Event{Type: ObjectPruned, Unit: u.ID, Object: e.String()})
-		}
-		if err != nil {
-			for _, later := range levels[li+1:] { // not attempted: still ours
-				for _, o := range later {
-					keep = append(keep, entryOf(o))
-				}
-			}
-			left := inventory.New(u.ID, append(cur.Entries, keep...)...)
-			left.Revision, left.Orphan = cur.Revision, cur.Orphan
-			_ = a.opts.Store.Save(ctx, left)
-			return fail(fmt.Errorf("prune: %w", err))
-		}
-		// Namespaces are deleted, not waited for: the cluster's namespace
-		// controller finalizes them, which can take minutes, and they are
-		// always in the last level, so nothing waits on them.
-		var wait []*unstructured.Unstructured
-		for _, o := range level {
-			if gvk := o.GroupVersionKind(); !(gvk.Group == "" && gvk.Kind == "Namespace") {
-				wait = append(wait, o)
-			}
-		}
-		if err := a.rm.WaitForTermination(wait, ssa.WaitOptions{Interval: 200 * time.Millisecond, Timeout: timeout}); err != nil {
-			return fail(fmt.Errorf("prune: waiting for deletion: %w", err))
-		}
-	}
-	final := inventory.New(u.ID, append(cur.Entries, keep...)...)
-	final.Revision, final.Orphan = cur.Revision, cur.Orphan
-	if d, ok := a.opts.Store.(inventory.Deleter); ok && u.Removed && len(final.Entries) == 0 {
-		if err := d.Delete(ctx, u.ID); err != nil {
-			return fail(err)
-		}
-	} else if err := a.saveInventory(ctx, pending, final); err != nil {
-		return fail(err)
-	}
-	if len(unreadable) > 0 {
-		return fail(fmt.Errorf("prune: could not read %d objects to delete, kept in the inventory (first: %s)", len(unreadable), unreadable[0]))
-	}
-	a.emit(Event{Type: UnitReady, Unit: u.ID})
-	return res
 }
 
 // saveInventory saves inv unless the store already holds exactly that
@@ -579,6 +369,7 @@ func (a *Applier) newRun(units []Unit) (*run, error) {
 		if err != nil {
 			return nil, err
 		}
+		du.Ref, du.Parent, du.AwaitChildren, du.HealthChecks = u.Ref, u.Parent, u.AwaitChildren, u.HealthChecks
 		r.dunits = append(r.dunits, du)
 		for _, o := range u.Objects {
 			r.claims[entryOf(o).ID()] = u.ID

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -54,17 +53,8 @@ func (a *Applier) Health(ctx context.Context, unit string) (*Health, error) {
 		return nil, fmt.Errorf("%s: %w", unit, err)
 	}
 	for i, e := range inv.Entries {
-		if live[i] == nil {
-			h.NotReady = append(h.NotReady, e.String()+": not found")
-			continue
-		}
-		res, err := status.Compute(live[i])
-		if err != nil {
-			h.NotReady = append(h.NotReady, e.String()+": "+err.Error())
-			continue
-		}
-		if res.Status != status.CurrentStatus {
-			h.NotReady = append(h.NotReady, fmt.Sprintf("%s: %s %s", e, res.Status, res.Message))
+		if msg := statusProblem(live[i]); msg != "" {
+			h.NotReady = append(h.NotReady, e.String()+": "+msg)
 		}
 	}
 	return h, nil

@@ -103,6 +103,9 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 	}
 	plan := &Plan{}
 	for _, id := range order {
+		if _, ready := r.graph.NodeUnit(id); ready {
+			continue
+		}
 		u := byID[id]
 		if u.Skip {
 			continue

@@ -19,6 +19,10 @@ const (
 	ReasonNamespace Reason = "namespace"
 	// ReasonAnnotation is a config.kubernetes.io/depends-on annotation.
 	ReasonAnnotation Reason = "annotation"
+	// ReasonReady orders what a unit's readiness waits for — the unit
+	// itself, the units its health checks name or whose objects they name,
+	// the units it awaits — before its readiness node.
+	ReasonReady Reason = "ready"
 )
 
 // Edge says that To depends on From: From must be done before To starts.

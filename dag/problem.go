@@ -14,6 +14,12 @@ const (
 	ProblemCRDNotAncestor  ProblemKind = "crd-not-ancestor"
 	ProblemDuplicateObject ProblemKind = "duplicate-object"
 	ProblemUnknownObject   ProblemKind = "unknown-object"
+	// ProblemDroppedEdge: an inferred edge (CRD, Namespace, readiness)
+	// was left out because it would close a cycle with declared ones.
+	ProblemDroppedEdge ProblemKind = "dropped-edge"
+	// ProblemHealthCheck: a health check names an object no unit renders,
+	// or can never be satisfied.
+	ProblemHealthCheck ProblemKind = "health-check"
 )
 
 // Problem is one finding, naming the unit and object it is about where

@@ -15,8 +15,24 @@ import (
 type Unit struct {
 	// ID names the unit, e.g. "Kustomization/flux-system/apps".
 	ID string
+	// Ref is the object that defines the unit (the Flux Kustomization or
+	// HelmRelease itself), so a health check naming it is read as waiting
+	// for the unit. Zero when the unit has no such object.
+	Ref ObjectRef
+	// Parent is the unit whose output defines this one ("" for a root). It
+	// is no ordering edge of its own; it makes the parent an ancestor when
+	// several units hold a CRD or Namespace this one needs.
+	Parent string
 	// DependsOn lists the IDs of units this one explicitly depends on.
 	DependsOn []string
+	// AwaitChildren makes the unit's readiness cover the units it defines
+	// (those whose Parent it is), as a Flux Kustomization with spec.wait:
+	// true waits for the Kustomizations and HelmReleases it applies.
+	AwaitChildren bool
+	// HealthChecks name further objects that must be healthy before the
+	// unit is ready (Flux's spec.healthChecks): objects of its own, of other
+	// units, or — by Ref — other units themselves.
+	HealthChecks []ObjectRef
 	// Objects are what the unit applies.
 	Objects []Object
 }
@@ -59,18 +75,79 @@ type UnitGraph struct {
 	*Graph
 	// Problems are findings that leave the graph usable: custom resources
 	// with no CRD anywhere, objects claimed by several units, depends-on
-	// annotations naming objects no unit has. Sorted.
+	// annotations naming objects no unit has, inferred edges left out
+	// because they would contradict declared ones, health checks that
+	// name objects no unit renders or that can never be satisfied. Sorted.
 	Problems []Problem
+
+	readiness map[string]Readiness
+}
+
+// ReadySuffix ends the ID of a unit's readiness node: "<unit>#ready".
+const ReadySuffix = "#ready"
+
+// Readiness says how one unit's readiness is decided. A unit whose
+// readiness waits for other units (its health checks name them or their
+// objects, or it awaits its children) has a readiness node: the unit node
+// applies it, the readiness node comes after it and after those units, and
+// units that dependsOn it come after the readiness node. Units inferred to
+// need its CRDs or Namespaces follow the unit node, so a parent never waits
+// for children that wait for it.
+type Readiness struct {
+	// Node is the unit's readiness node, "" when it has none.
+	Node string
+	// Local are health checks the unit settles itself, once its own
+	// objects are applied: objects it renders, or that no unit renders
+	// (which must already be in the cluster).
+	Local []ObjectRef
+	// Awaited are health checks on objects other units render, checked at
+	// Node once those units are done.
+	Awaited []ObjectRef
+	// Unsatisfiable says why health checks can never pass (one names the
+	// unit itself, or a unit that waits for this one): the unit fails at
+	// once, before anything is applied.
+	Unsatisfiable []string
+}
+
+// Readiness returns how a unit's readiness is decided.
+func (g *UnitGraph) Readiness(unit string) Readiness { return g.readiness[unit] }
+
+// NodeUnit tells which unit a node of the graph stands for, and whether it
+// is that unit's readiness node.
+func (g *UnitGraph) NodeUnit(node string) (unit string, ready bool) {
+	if u, ok := strings.CutSuffix(node, ReadySuffix); ok && g.readiness[u].Node == node {
+		return u, true
+	}
+	return node, false
+}
+
+// UnitNodes returns the graph's nodes that are units (not readiness
+// nodes), sorted.
+func (g *UnitGraph) UnitNodes() []string {
+	return slices.DeleteFunc(g.Nodes(), func(id string) bool {
+		_, r := g.NodeUnit(id)
+		return r
+	})
 }
 
 // Build makes the unit graph. Edges, each with its reason:
 //
-//   - dependsOn: B lists A in DependsOn;
+//   - dependsOn: B lists A in DependsOn (from A's readiness node when it
+//     has one);
 //   - annotation: an object of B has a depends-on annotation naming an
 //     object of A;
 //   - crd: A holds the CustomResourceDefinition of a kind B has objects of
 //     (whatever rendered it, a Helm chart's crds/ included);
-//   - namespace: A holds the Namespace an object of B lives in.
+//   - namespace: A holds the Namespace an object of B lives in;
+//   - ready: into a unit's readiness node (see Readiness).
+//
+// dependsOn and annotations are declared; the rest are inferred, and
+// inference never contradicts what is declared: a unit that holds a CRD or
+// Namespace itself needs no edge for it; when several other units hold it,
+// those among its ancestors (declared dependencies and parents) are
+// preferred; and an inferred edge that would close a cycle is left out and
+// reported as a ProblemDroppedEdge. So only declared edges can make a
+// cycle.
 //
 // Edges within one unit are not unit edges; ObjectGraph orders those. Build
 // fails with a *BuildError when units are malformed: duplicate IDs, or
@@ -100,41 +177,47 @@ type crdProducer struct {
 	name string // the CRD's own name
 }
 
+// builder holds what build learns about the units while it adds edges.
+type builder struct {
+	g      *Graph
+	units  []Unit
+	unitOf []int // node index per input unit; -1 for duplicates
+	// declared[n] lists the nodes n depends on by declared edges or as its
+	// parent: what "ancestor" means when choosing among holders.
+	declared  [][]int
+	ancestors map[int]map[int]bool
+	soft      []Problem
+}
+
 func build(units []Unit, opts Options) (*UnitGraph, []Problem) {
-	g := New()
-	var fatal, soft []Problem
-	unitOf := make([]int, len(units)) // node index per input unit; -1 for duplicates
+	b := &builder{g: New(), units: units, unitOf: make([]int, len(units)), ancestors: map[int]map[int]bool{}}
+	g := b.g
+	var fatal []Problem
 	for i, u := range units {
 		if err := g.AddNode(u.ID); err != nil {
 			fatal = append(fatal, Problem{Kind: ProblemDuplicateUnit, Unit: u.ID, Message: "unit ID appears more than once"})
-			unitOf[i] = -1
+			b.unitOf[i] = -1
 			continue
 		}
-		unitOf[i] = g.index[u.ID]
-	}
-
-	for i, u := range units {
-		if unitOf[i] < 0 {
-			continue
-		}
-		for _, d := range u.DependsOn {
-			from, ok := g.index[d]
-			if !ok {
-				fatal = append(fatal, Problem{Kind: ProblemMissingUnit, Unit: u.ID, Message: fmt.Sprintf("dependsOn %q, which is not a unit", d)})
-				continue
-			}
-			g.addEdge(from, unitOf[i], Edge{From: d, To: u.ID, Reason: ReasonDependsOn})
-		}
+		b.unitOf[i] = g.index[u.ID]
 	}
 
 	// Who holds what.
 	owners := map[ObjectRef][]int{}
 	crds := map[schema.GroupKind][]crdProducer{}
 	namespaces := map[string][]int{}
+	byRef := map[ObjectRef]int{}
+	children := map[int][]int{}
 	for i, u := range units {
-		n := unitOf[i]
+		n := b.unitOf[i]
 		if n < 0 {
 			continue
+		}
+		if u.Ref != (ObjectRef{}) {
+			byRef[u.Ref] = n
+		}
+		if p, ok := g.index[u.Parent]; ok && u.Parent != "" {
+			children[p] = append(children[p], n)
 		}
 		for _, o := range u.Objects {
 			if prev := owners[o.ObjectRef]; len(prev) == 0 || prev[len(prev)-1] != n {
@@ -150,59 +233,257 @@ func build(units []Unit, opts Options) (*UnitGraph, []Problem) {
 	}
 	for ref, us := range owners {
 		if len(us) > 1 {
-			soft = append(soft, Problem{Kind: ProblemDuplicateObject, Object: ref.String(),
+			b.soft = append(b.soft, Problem{Kind: ProblemDuplicateObject, Object: ref.String(),
 				Message: "claimed by units " + strings.Join(g.names(us), ", ")})
 		}
 	}
 
-	served := servedKinds(opts.Preinstalled)
-	type unitKind struct {
-		unit int
-		gk   schema.GroupKind
-	}
-	reported := map[unitKind]bool{}
+	// What each unit's readiness waits for, and which units get a
+	// readiness node (those whose readiness waits for other units).
+	ready := make([]*readinessPlan, g.Len())
 	for i, u := range units {
-		n := unitOf[i]
+		n := b.unitOf[i]
 		if n < 0 {
 			continue
+		}
+		rp := &readinessPlan{}
+		if u.AwaitChildren {
+			for _, c := range children[n] {
+				rp.after = append(rp.after, readyEdge{from: c, detail: "wait"})
+			}
+		}
+		for _, h := range u.HealthChecks {
+			if m, ok := byRef[h]; ok {
+				if m == n {
+					rp.unsatisfiable = append(rp.unsatisfiable, fmt.Sprintf("healthChecks names %s, the unit itself", h))
+					continue
+				}
+				rp.after = append(rp.after, readyEdge{from: m, detail: h.String()})
+				continue
+			}
+			holders := owners[h]
+			switch {
+			case slices.Contains(holders, n):
+				rp.local = append(rp.local, h)
+			case len(holders) == 0:
+				rp.local = append(rp.local, h)
+				b.soft = append(b.soft, Problem{Kind: ProblemHealthCheck, Unit: u.ID, Object: h.String(),
+					Message: "healthChecks names an object no unit renders; it must already be in the cluster"})
+			default:
+				rp.awaited = append(rp.awaited, h)
+				for _, m := range holders {
+					rp.after = append(rp.after, readyEdge{from: m, detail: h.String()})
+				}
+			}
+		}
+		if len(rp.after) > 0 {
+			rp.node = u.ID + ReadySuffix
+			if err := g.AddNode(rp.node); err != nil {
+				fatal = append(fatal, Problem{Kind: ProblemDuplicateUnit, Unit: rp.node, Message: "unit ID appears more than once"})
+				continue
+			}
+			g.addEdge(n, g.index[rp.node], Edge{From: u.ID, To: rp.node, Reason: ReasonReady})
+		}
+		ready[n] = rp
+	}
+	// readyOf is the node that stands for unit n being Ready.
+	readyOf := func(n int) int {
+		if rp := ready[n]; rp != nil && rp.node != "" {
+			return g.index[rp.node]
+		}
+		return n
+	}
+
+	// Declared edges: dependsOn (from the dependency's readiness) and
+	// depends-on annotations. Only these can make a cycle error.
+	b.declared = make([][]int, g.Len())
+	for i, u := range units {
+		n := b.unitOf[i]
+		if n < 0 {
+			continue
+		}
+		if p, ok := g.index[u.Parent]; ok && u.Parent != "" {
+			b.declared[n] = append(b.declared[n], p)
+		}
+		for _, d := range u.DependsOn {
+			from, ok := g.index[d]
+			if !ok {
+				fatal = append(fatal, Problem{Kind: ProblemMissingUnit, Unit: u.ID, Message: fmt.Sprintf("dependsOn %q, which is not a unit", d)})
+				continue
+			}
+			g.addEdge(readyOf(from), n, Edge{From: g.ids[readyOf(from)], To: u.ID, Reason: ReasonDependsOn})
+			b.declared[n] = append(b.declared[n], from)
 		}
 		for _, o := range u.Objects {
 			for _, d := range o.DependsOn {
 				us := owners[d]
 				if len(us) == 0 {
-					soft = append(soft, Problem{Kind: ProblemUnknownObject, Unit: u.ID, Object: o.ObjectRef.String(),
+					b.soft = append(b.soft, Problem{Kind: ProblemUnknownObject, Unit: u.ID, Object: o.ObjectRef.String(),
 						Message: fmt.Sprintf("depends-on names %s, which no unit holds", d)})
 				}
 				for _, from := range us {
-					g.addEdge(from, n, Edge{From: g.ids[from], To: u.ID, Reason: ReasonAnnotation, Detail: d.String()})
+					if from != n {
+						g.addEdge(from, n, Edge{From: g.ids[from], To: u.ID, Reason: ReasonAnnotation, Detail: d.String()})
+						b.declared[n] = append(b.declared[n], from)
+					}
 				}
 			}
+		}
+	}
+
+	// Inferred edges, each only where it does not contradict the declared
+	// ones: readiness first (the user named those checks), then CRDs, then
+	// Namespaces.
+	for i := range units {
+		n := b.unitOf[i]
+		if n < 0 || ready[n] == nil {
+			continue
+		}
+		rp := ready[n]
+		for _, e := range rp.after {
+			if !b.infer(e.from, g.index[rp.node], Edge{From: g.ids[e.from], To: rp.node, Reason: ReasonReady, Detail: e.detail}) && e.detail != "wait" {
+				rp.unsatisfiable = append(rp.unsatisfiable, fmt.Sprintf("healthChecks names %s of %s, which itself waits for this unit", e.detail, g.ids[e.from]))
+			}
+		}
+	}
+	served := servedKinds(opts.Preinstalled)
+	type unitKind struct {
+		unit int
+		gk   schema.GroupKind
+	}
+	reported, crdDone := map[unitKind]bool{}, map[unitKind]bool{}
+	type need struct {
+		unit   int
+		object ObjectRef
+	}
+	var nsNeeds []need
+	for i, u := range units {
+		n := b.unitOf[i]
+		if n < 0 {
+			continue
+		}
+		for _, o := range u.Objects {
 			gk := o.GroupKind()
 			producers := crds[gk]
 			if len(producers) == 0 && !served[gk] && !reported[unitKind{n, gk}] {
 				reported[unitKind{n, gk}] = true
-				soft = append(soft, Problem{Kind: ProblemMissingCRD, Unit: u.ID, Object: o.ObjectRef.String(),
+				b.soft = append(b.soft, Problem{Kind: ProblemMissingCRD, Unit: u.ID, Object: o.ObjectRef.String(),
 					Message: fmt.Sprintf("no unit produces the CRD of %s and it is not pre-installed", kindString(gk))})
 			}
 			if opts.ExplicitOnly {
 				continue
 			}
-			for _, p := range producers {
-				g.addEdge(p.unit, n, Edge{From: g.ids[p.unit], To: u.ID, Reason: ReasonCRD, Detail: p.name})
+			if len(producers) > 0 && !crdDone[unitKind{n, gk}] {
+				crdDone[unitKind{n, gk}] = true
+				holders := make([]int, len(producers))
+				for j, p := range producers {
+					holders[j] = p.unit
+				}
+				for _, h := range b.preferred(n, holders) {
+					p := producers[slices.Index(holders, h)]
+					b.infer(p.unit, n, Edge{From: g.ids[p.unit], To: u.ID, Reason: ReasonCRD, Detail: p.name})
+				}
 			}
 			if o.Namespace != "" {
-				for _, from := range namespaces[o.Namespace] {
-					g.addEdge(from, n, Edge{From: g.ids[from], To: u.ID, Reason: ReasonNamespace, Detail: o.Namespace})
-				}
+				nsNeeds = append(nsNeeds, need{unit: n, object: o.ObjectRef})
 			}
 		}
 	}
+	for _, nd := range nsNeeds {
+		for _, from := range b.preferred(nd.unit, namespaces[nd.object.Namespace]) {
+			b.infer(from, nd.unit, Edge{From: g.ids[from], To: g.ids[nd.unit], Reason: ReasonNamespace, Detail: nd.object.Namespace})
+		}
+	}
 	if opts.ExplicitOnly {
-		soft = append(soft, crdsNotFromAncestors(g, units, unitOf, crds)...)
+		b.soft = append(b.soft, crdsNotFromAncestors(g, units, b.unitOf, crds)...)
+	}
+	out := &UnitGraph{Graph: g, readiness: map[string]Readiness{}}
+	for n, rp := range ready {
+		if rp == nil {
+			continue
+		}
+		r := Readiness{Node: rp.node, Local: rp.local, Awaited: rp.awaited, Unsatisfiable: rp.unsatisfiable}
+		out.readiness[g.ids[n]] = r
+		for _, msg := range rp.unsatisfiable {
+			b.soft = append(b.soft, Problem{Kind: ProblemHealthCheck, Unit: g.ids[n], Message: msg})
+		}
 	}
 	sortProblems(fatal)
-	sortProblems(soft)
-	return &UnitGraph{Graph: g, Problems: soft}, fatal
+	sortProblems(b.soft)
+	out.Problems = b.soft
+	return out, fatal
+}
+
+// readinessPlan is what build decides for one unit's readiness.
+type readinessPlan struct {
+	node          string // the readiness node, "" when none
+	after         []readyEdge
+	local         []ObjectRef
+	awaited       []ObjectRef
+	unsatisfiable []string
+}
+
+type readyEdge struct {
+	from   int
+	detail string // the health check, or "wait" for an awaited child
+}
+
+// preferred chooses, among the units holding something unit n needs, the
+// ones to order it after: none when n holds it itself; the holders that are
+// its ancestors (declared edges or parents) when there are any; otherwise
+// all of them.
+func (b *builder) preferred(n int, holders []int) []int {
+	if len(holders) == 0 || slices.Contains(holders, n) {
+		return nil
+	}
+	anc := b.ancestorsOf(n)
+	var out []int
+	for _, h := range holders {
+		if anc[h] {
+			out = append(out, h)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	return holders
+}
+
+// ancestorsOf is every unit n declares a dependency on, directly or not,
+// counting parents.
+func (b *builder) ancestorsOf(n int) map[int]bool {
+	if a, ok := b.ancestors[n]; ok {
+		return a
+	}
+	seen := map[int]bool{}
+	queue := slices.Clone(b.declared[n])
+	for len(queue) > 0 {
+		m := queue[0]
+		queue = queue[1:]
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		queue = append(queue, b.declared[m]...)
+	}
+	b.ancestors[n] = seen
+	return seen
+}
+
+// infer adds an inferred edge unless it would close a cycle with the edges
+// already there; a dropped edge is reported. It reports whether the edge
+// is in the graph.
+func (b *builder) infer(from, to int, e Edge) bool {
+	if from == to {
+		return true
+	}
+	if b.g.reaches(to, from) {
+		b.soft = append(b.soft, Problem{Kind: ProblemDroppedEdge, Unit: strings.TrimSuffix(e.To, ReadySuffix),
+			Message: fmt.Sprintf("not ordered by %s: %s would close a cycle with the declared dependencies", e.Reason, e)})
+		return false
+	}
+	b.g.addEdge(from, to, e)
+	return true
 }
 
 // crdsNotFromAncestors finds custom resources whose CRD no explicit ancestor

@@ -229,9 +229,11 @@ func TestBuildErrors(t *testing.T) {
 	}
 }
 
-// TestCycleThroughInferredEdges: an explicit dependsOn against the CRD edge
-// makes a cycle, and the error gives every edge with its reason.
-func TestCycleThroughInferredEdges(t *testing.T) {
+// TestInferenceNeverContradictsDeclared: an explicit dependsOn against the
+// CRD edge wins; the CRD edge is left out and reported, and there is no
+// cycle. Only declared edges make a cycle, and its error gives every edge
+// with its reason.
+func TestInferenceNeverContradictsDeclared(t *testing.T) {
 	units := []Unit{
 		{ID: "crds", DependsOn: []string{"issuers"}, Objects: []Object{certManagerCRD}},
 		{ID: "issuers", Objects: []Object{issuer}},
@@ -240,19 +242,209 @@ func TestCycleThroughInferredEdges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	order, err := g.Sort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"issuers", "crds"}, order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]problemKey{{ProblemDroppedEdge, "issuers", ""}}, problemKeys(Check(units, Options{}))); diff != "" {
+		t.Errorf("Check (-want +got):\n%s", diff)
+	}
+	want := "issuers: not ordered by crd: issuers depends on crds (crd: clusterissuers.cert-manager.io) would close a cycle with the declared dependencies [dropped-edge]"
+	if diff := cmp.Diff(want, g.Problems[0].String()); diff != "" {
+		t.Errorf("problem (-want +got):\n%s", diff)
+	}
+
+	declared := []Unit{
+		{ID: "a", DependsOn: []string{"b"}},
+		{ID: "b", DependsOn: []string{"a"}, Objects: []Object{withDeps(obj("", "ConfigMap", "x", "c"), ObjectRef{Kind: "Secret", Namespace: "x", Name: "s"})}},
+		{ID: "c", Objects: []Object{obj("", "Secret", "x", "s")}},
+	}
+	g, err = Build(declared, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = g.Sort()
 	var ce *CycleError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want *CycleError", err)
 	}
-	want := "dependency cycle through 2 nodes: crds -> issuers -> crds; " +
-		"issuers depends on crds (crd: clusterissuers.cert-manager.io); crds depends on issuers (dependsOn)"
-	if diff := cmp.Diff(want, err.Error()); diff != "" {
+	wantErr := "dependency cycle through 2 nodes: a -> b -> a; b depends on a (dependsOn); a depends on b (dependsOn)"
+	if diff := cmp.Diff(wantErr, err.Error()); diff != "" {
 		t.Errorf("error (-want +got):\n%s", diff)
 	}
-	probs := Check(units, Options{})
-	if diff := cmp.Diff([]problemKey{{ProblemCycle, "crds", ""}}, problemKeys(probs)); diff != "" {
-		t.Errorf("Check (-want +got):\n%s", diff)
+}
+
+// TestNamespaceHeldByTwoUnits is what real repositories do: a dependency
+// unit and an application unit that dependsOn it both render the
+// Namespace of their overlay. No cycle, no edge against the dependsOn.
+func TestNamespaceHeldByTwoUnits(t *testing.T) {
+	tests := map[string]struct {
+		units    []Unit
+		edges    []Edge
+		problems []problemKey
+	}{
+		"both hold it, the dependent comes after": {
+			units: []Unit{
+				{ID: "Kustomization/flux-system/dependency", Objects: []Object{ns("bhs-orthweb"), obj("apps", "StatefulSet", "bhs-orthweb", "db")}},
+				{ID: "Kustomization/flux-system/application", DependsOn: []string{"Kustomization/flux-system/dependency"},
+					Objects: []Object{ns("bhs-orthweb"), obj("apps", "Deployment", "bhs-orthweb", "web")}},
+			},
+			edges:    []Edge{{From: "Kustomization/flux-system/dependency", To: "Kustomization/flux-system/application", Reason: ReasonDependsOn}},
+			problems: []problemKey{{ProblemDuplicateObject, "", "Namespace/bhs-orthweb"}},
+		},
+		"only the dependent holds it: the edge is dropped, not a cycle": {
+			units: []Unit{
+				{ID: "dependency", Objects: []Object{obj("apps", "StatefulSet", "web", "db")}},
+				{ID: "application", DependsOn: []string{"dependency"}, Objects: []Object{ns("web")}},
+			},
+			edges:    []Edge{{From: "dependency", To: "application", Reason: ReasonDependsOn}},
+			problems: []problemKey{{ProblemDroppedEdge, "dependency", ""}},
+		},
+		"several holders: the ancestor is preferred": {
+			units: []Unit{
+				{ID: "infra", Objects: []Object{ns("web")}},
+				{ID: "other", Objects: []Object{ns("web")}},
+				{ID: "app", DependsOn: []string{"base"}, Objects: []Object{obj("", "ConfigMap", "web", "c")}},
+				{ID: "base", Parent: "infra"},
+			},
+			edges: []Edge{
+				{From: "base", To: "app", Reason: ReasonDependsOn},
+				{From: "infra", To: "app", Reason: ReasonNamespace, Detail: "web"},
+			},
+			problems: []problemKey{{ProblemDuplicateObject, "", "Namespace/web"}},
+		},
+		"several holders and no ancestor: all of them": {
+			units: []Unit{
+				{ID: "a", Objects: []Object{ns("web")}},
+				{ID: "b", Objects: []Object{ns("web")}},
+				{ID: "app", Objects: []Object{obj("", "ConfigMap", "web", "c")}},
+			},
+			edges: []Edge{
+				{From: "a", To: "app", Reason: ReasonNamespace, Detail: "web"},
+				{From: "b", To: "app", Reason: ReasonNamespace, Detail: "web"},
+			},
+			problems: []problemKey{{ProblemDuplicateObject, "", "Namespace/web"}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g, err := Build(tc.units, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.edges, g.Edges(), cmpEmpty); diff != "" {
+				t.Errorf("edges (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.problems, problemKeys(g.Problems), cmpEmpty); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if _, err := g.Sort(); err != nil {
+				t.Errorf("Sort: %v", err)
+			}
+		})
+	}
+}
+
+// TestReadinessNode: a parent Kustomization health-checks two HelmReleases
+// it defines and a Deployment one of them renders; a third unit dependsOn
+// the parent and holds a custom resource of a CRD from one release. The
+// parent is applied first, the releases after it, the parent's readiness
+// after them, and the dependent last.
+func TestReadinessNode(t *testing.T) {
+	hr := func(name string) ObjectRef {
+		return ObjectRef{Group: "helm.toolkit.fluxcd.io", Kind: "HelmRelease", Namespace: "flux-system", Name: name}
+	}
+	deploy := ObjectRef{Group: "apps", Kind: "Deployment", Namespace: "cert-manager", Name: "cert-manager"}
+	units := []Unit{
+		{ID: "infra", Objects: []Object{ns("cert-manager"), ns("istio-system")},
+			HealthChecks: []ObjectRef{hr("cert-manager"), hr("istio-base"), deploy, {Kind: "ConfigMap", Namespace: "cert-manager", Name: "own"}}},
+		{ID: "cert-manager", Ref: hr("cert-manager"), Parent: "infra", Objects: []Object{certManagerCRD, {ObjectRef: deploy}}},
+		{ID: "istio-base", Ref: hr("istio-base"), Parent: "infra", Objects: []Object{obj("", "ServiceAccount", "istio-system", "istio")}},
+		{ID: "issuers", DependsOn: []string{"infra"}, Objects: []Object{issuer}},
+	}
+	units[0].Objects = append(units[0].Objects, obj("", "ConfigMap", "cert-manager", "own"))
+	g, err := Build(units, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, err := g.Sort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"infra", "cert-manager", "istio-base", "infra#ready", "issuers"}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	wantR := Readiness{Node: "infra#ready",
+		Local:   []ObjectRef{{Kind: "ConfigMap", Namespace: "cert-manager", Name: "own"}},
+		Awaited: []ObjectRef{deploy}}
+	if diff := cmp.Diff(wantR, g.Readiness("infra")); diff != "" {
+		t.Errorf("readiness (-want +got):\n%s", diff)
+	}
+	if u, ready := g.NodeUnit("infra#ready"); u != "infra" || !ready {
+		t.Errorf("NodeUnit = %q, %v", u, ready)
+	}
+	if diff := cmp.Diff([]string{"cert-manager", "infra", "issuers", "istio-base"}, g.UnitNodes()); diff != "" {
+		t.Errorf("UnitNodes (-want +got):\n%s", diff)
+	}
+	if len(g.Problems) != 0 {
+		t.Errorf("problems: %v", g.Problems)
+	}
+}
+
+func TestReadinessProblems(t *testing.T) {
+	ks := func(name string) ObjectRef {
+		return ObjectRef{Group: "kustomize.toolkit.fluxcd.io", Kind: "Kustomization", Namespace: "flux-system", Name: name}
+	}
+	tests := map[string]struct {
+		units         []Unit
+		unsatisfiable []string
+		problems      []problemKey
+	}{
+		"a check on an object nobody renders": {
+			units:    []Unit{{ID: "a", HealthChecks: []ObjectRef{{Group: "apps", Kind: "Deployment", Namespace: "x", Name: "ghost"}}}},
+			problems: []problemKey{{ProblemHealthCheck, "a", "Deployment.apps/x/ghost"}},
+		},
+		"a check on a unit that waits for this one": {
+			units: []Unit{
+				{ID: "a", Ref: ks("a"), HealthChecks: []ObjectRef{ks("b")}},
+				{ID: "b", Ref: ks("b"), DependsOn: []string{"a"}},
+			},
+			unsatisfiable: []string{"healthChecks names Kustomization.kustomize.toolkit.fluxcd.io/flux-system/b of b, which itself waits for this unit"},
+			problems:      []problemKey{{ProblemDroppedEdge, "a", ""}, {ProblemHealthCheck, "a", ""}},
+		},
+		"a check on the unit itself": {
+			units:         []Unit{{ID: "a", Ref: ks("a"), HealthChecks: []ObjectRef{ks("a")}}},
+			unsatisfiable: []string{"healthChecks names Kustomization.kustomize.toolkit.fluxcd.io/flux-system/a, the unit itself"},
+			problems:      []problemKey{{ProblemHealthCheck, "a", ""}},
+		},
+		"wait over a child that dependsOn its parent: that child is not awaited": {
+			units: []Unit{
+				{ID: "a", AwaitChildren: true},
+				{ID: "b", Parent: "a", DependsOn: []string{"a"}},
+			},
+			problems: []problemKey{{ProblemDroppedEdge, "a", ""}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g, err := Build(tc.units, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.unsatisfiable, g.Readiness("a").Unsatisfiable); diff != "" {
+				t.Errorf("unsatisfiable (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.problems, problemKeys(g.Problems), cmpEmpty); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if _, err := g.Sort(); err != nil {
+				t.Errorf("Sort: %v", err)
+			}
+		})
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -61,30 +60,19 @@ type Unit struct {
 	Object *unstructured.Unstructured
 	// Parent is the unit whose output held Object ("" for the root).
 	Parent string
-	// DependsOn lists unit IDs from spec.dependsOn (namespace defaulted to
-	// the unit's own, as Flux does).
-	DependsOn []string
+	// Spec is the Flux semantics read from Object.
+	Spec
 	// Revision is the source revision rendered; SpecHash a digest of the
 	// spec, so a change to either is visible.
 	Revision, SpecHash string
 	Objects            []Object
 	Hooks              []Hook
 	Warnings           []string
-	Suspended          bool
-	// HealthChecks are the extra objects spec.healthChecks names.
-	HealthChecks []ObjectRef
-	Timeout      time.Duration
-	// Err is why the unit did not render; BlockedBy names the failed unit
-	// it depends on, directly or not, when it was not rendered for that
-	// reason.
+	// Err is why the unit did not render (or why its spec does not
+	// parse); BlockedBy names the failed unit it depends on, directly or
+	// not, when it was not rendered for that reason.
 	Err       error
 	BlockedBy string
-}
-
-// ObjectRef names an object by kind, namespace and name (and API version
-// where it matters).
-type ObjectRef struct {
-	APIVersion, Kind, Namespace, Name string
 }
 
 // Graph is a whole repository: every unit, sorted by ID.
@@ -190,33 +178,16 @@ func (l *graphLoader) add(obj *unstructured.Unstructured, parent string) {
 	if _, ok := l.units[id]; ok {
 		return
 	}
-	spec, _ := json.Marshal(obj.Object["spec"])
-	sum := sha256.Sum256(spec)
+	raw, _ := json.Marshal(obj.Object["spec"])
+	sum := sha256.Sum256(raw)
 	u := &Unit{ID: id, Object: obj, Parent: parent, SpecHash: "sha256:" + hex.EncodeToString(sum[:])}
-	u.Suspended, _, _ = unstructured.NestedBool(obj.Object, "spec", "suspend")
-	if d, ok, _ := unstructured.NestedString(obj.Object, "spec", "timeout"); ok {
-		u.Timeout, _ = time.ParseDuration(d)
+	spec, err := specOf(obj)
+	if err != nil {
+		u.Err = fmt.Errorf("%s: %w", id, err)
+		l.units[id] = u // failed: never rendered
+		return
 	}
-	deps, _, _ := unstructured.NestedSlice(obj.Object, "spec", "dependsOn")
-	for _, d := range deps {
-		m, _ := d.(map[string]any)
-		name, _ := m["name"].(string)
-		ns, _ := m["namespace"].(string)
-		if ns == "" {
-			ns = obj.GetNamespace()
-		}
-		u.DependsOn = append(u.DependsOn, obj.GetKind()+"/"+ns+"/"+name)
-	}
-	checks, _, _ := unstructured.NestedSlice(obj.Object, "spec", "healthChecks")
-	for _, c := range checks {
-		m, _ := c.(map[string]any)
-		r := ObjectRef{}
-		r.APIVersion, _ = m["apiVersion"].(string)
-		r.Kind, _ = m["kind"].(string)
-		r.Name, _ = m["name"].(string)
-		r.Namespace, _ = m["namespace"].(string)
-		u.HealthChecks = append(u.HealthChecks, r)
-	}
+	u.Spec = spec
 	l.units[id] = u
 	l.pending = append(l.pending, u)
 }
@@ -496,6 +467,7 @@ func (g *Graph) DagUnits() ([]dag.Unit, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
+		du.Ref, du.Parent, du.AwaitChildren, du.HealthChecks = u.Ref(), u.Parent, u.AwaitsChildren(), u.HealthChecks
 		out = append(out, du)
 	}
 	return out, errors.Join(errs...)

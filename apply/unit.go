@@ -1,0 +1,437 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/inventory"
+)
+
+// waitInterval is how often waits poll.
+const waitInterval = 200 * time.Millisecond
+
+// unitRun is one unit being applied: what it renders now, what its
+// inventory held, and what the pass has done so far.
+type unitRun struct {
+	u       *Unit
+	res     *UnitResult
+	objs    []*unstructured.Unstructured // copies, Secrets' stringData folded into data
+	old     *inventory.Inventory         // as loaded
+	cur     *inventory.Inventory         // what the unit renders now
+	pending *inventory.Inventory         // old ∪ cur, saved before touching the cluster
+	digests digests
+	timeout time.Duration
+}
+
+// applyUnit applies one unit: apply its objects, wait for them and for its
+// own health checks, prune what it no longer renders, save its inventory.
+// A unit with a readiness node is Ready only once readyUnit has run.
+func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, claims map[string]string) *UnitResult {
+	res := &UnitResult{ID: u.ID}
+	if u.Skip {
+		res.Skipped = true
+		a.emit(Event{Type: UnitSkipped, Unit: u.ID})
+	}
+	if u.Err != nil {
+		res.Err = u.Err
+		if !strings.Contains(u.Err.Error(), u.ID) {
+			res.Err = fmt.Errorf("%s: %w", u.ID, u.Err)
+		}
+		if !u.Skip {
+			a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
+		}
+		return res
+	}
+	if u.Skip {
+		return res
+	}
+	a.emit(Event{Type: UnitStarted, Unit: u.ID})
+	fail := func(err error) *UnitResult {
+		res.Err = fmt.Errorf("%s: %w", u.ID, err)
+		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
+		return res
+	}
+	if len(rd.Unsatisfiable) > 0 {
+		return fail(errors.New(strings.Join(rd.Unsatisfiable, "; ")))
+	}
+	run := &unitRun{u: u, res: res, timeout: a.unitTimeout(u)}
+	ctx, cancel := context.WithTimeout(ctx, run.timeout)
+	defer cancel()
+	if err := a.checkExternal(ctx, u, rd.Local); err != nil {
+		return fail(err)
+	}
+	if err := a.begin(ctx, run); err != nil {
+		return fail(err)
+	}
+	waitFor, err := a.applySet(ctx, run)
+	if err != nil {
+		return fail(err)
+	}
+	if !u.NoWait {
+		if err := a.waitHealthy(ctx, waitFor, run.timeout); err != nil {
+			return fail(fmt.Errorf("health check: %w", err))
+		}
+	}
+	if err := a.waitHealthy(ctx, refsToMeta(rd.Local), run.timeout); err != nil {
+		return fail(fmt.Errorf("healthChecks: %w", err))
+	}
+	if err := a.prune(ctx, run, claims); err != nil {
+		return fail(err)
+	}
+	if rd.Node == "" {
+		a.emit(Event{Type: UnitReady, Unit: u.ID})
+	}
+	return res
+}
+
+// readyUnit runs at a unit's readiness node, after the unit and every unit
+// its readiness waits for are done: it checks the health checks that name
+// objects of those units.
+func (a *Applier) readyUnit(ctx context.Context, u *Unit, rd dag.Readiness) *UnitResult {
+	res := &UnitResult{ID: u.ID}
+	if u.Skip || u.Err != nil {
+		return res // applyUnit reported it
+	}
+	timeout := a.unitTimeout(u)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := a.waitHealthy(ctx, refsToMeta(rd.Awaited), timeout); err != nil {
+		res.Err = fmt.Errorf("%s: healthChecks: %w", u.ID, err)
+		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
+		return res
+	}
+	a.emit(Event{Type: UnitReady, Unit: u.ID})
+	return res
+}
+
+func (a *Applier) unitTimeout(u *Unit) time.Duration {
+	if u.Timeout > 0 {
+		return u.Timeout
+	}
+	return a.opts.Timeout
+}
+
+// checkExternal fails fast when a health check names an object that no
+// unit renders and the cluster does not have: it could never pass.
+func (a *Applier) checkExternal(ctx context.Context, u *Unit, checks []dag.ObjectRef) error {
+	own := map[dag.ObjectRef]bool{}
+	for _, o := range u.Objects {
+		own[dag.RefOf(o)] = true
+	}
+	var objs []*unstructured.Unstructured
+	for _, c := range checks {
+		if !own[c] {
+			objs = append(objs, a.objectOfRef(c))
+		}
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	live, err := a.readLive(ctx, objs, func(int) bool { return true })
+	if err != nil {
+		return fmt.Errorf("healthChecks: %w", err)
+	}
+	var missing []string
+	for i, o := range objs {
+		if live[i] == nil {
+			missing = append(missing, ssaSubject(o))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("healthChecks: %s: not in the cluster and no unit renders it, so it can never be ready", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// objectOfRef is an empty object with a reference's identity, its version
+// the one the cluster prefers.
+func (a *Applier) objectOfRef(r dag.ObjectRef) *unstructured.Unstructured {
+	obj := &unstructured.Unstructured{}
+	version := "v1"
+	if m, err := a.client.RESTMapper().RESTMapping(schema.GroupKind{Group: r.Group, Kind: r.Kind}); err == nil {
+		version = m.GroupVersionKind.Version
+	}
+	obj.SetAPIVersion(schema.GroupVersion{Group: r.Group, Version: version}.String())
+	obj.SetKind(r.Kind)
+	obj.SetNamespace(r.Namespace)
+	obj.SetName(r.Name)
+	return obj
+}
+
+func refsToMeta(refs []dag.ObjectRef) object.ObjMetadataSet {
+	out := make(object.ObjMetadataSet, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, object.ObjMetadata{GroupKind: r.GroupKind(), Namespace: r.Namespace, Name: r.Name})
+	}
+	return out
+}
+
+// begin loads the unit's inventory, works out what it renders now, and
+// records old ∪ new before anything touches the cluster, so a crash from
+// here on never forgets an object.
+func (a *Applier) begin(ctx context.Context, run *unitRun) error {
+	u := run.u
+	old, err := a.opts.Store.Load(ctx, u.ID)
+	if errors.Is(err, inventory.ErrNotFound) {
+		old, err = inventory.New(u.ID), nil
+	}
+	if err != nil {
+		return err
+	}
+	run.old = old
+	run.objs = make([]*unstructured.Unstructured, len(u.Objects))
+	for i, o := range u.Objects {
+		run.objs[i] = o.DeepCopy()
+		// A Secret's stringData is applied as data (as Flux does), so the
+		// live Secret, which only ever has data, compares equal.
+		if err := stringDataToData(run.objs[i]); err != nil {
+			return fmt.Errorf("%s: %w", ssaSubject(run.objs[i]), err)
+		}
+	}
+	run.digests = digests{last: make(map[string]string, len(old.Entries)), now: make(map[string]string, len(run.objs))}
+	for _, e := range old.Entries {
+		run.digests.last[e.ID()] = e.Digest
+	}
+	entries := make([]inventory.Entry, 0, len(run.objs))
+	for _, o := range run.objs {
+		e := entryOf(o)
+		e.Digest = digestOf(o)
+		run.digests.now[e.ID()] = e.Digest
+		entries = append(entries, e)
+	}
+	run.cur = inventory.New(u.ID, entries...)
+	run.cur.Revision, run.cur.Orphan = u.Revision, u.Orphan
+	if u.Removed && len(u.Objects) > 0 {
+		return errors.New("a removed unit cannot have objects")
+	}
+	if len(run.cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty && !u.Removed {
+		return fmt.Errorf("the render is empty and %d objects would be pruned; refusing (set AllowEmpty to allow it)", len(old.Entries))
+	}
+	// The revision changes only once applied.
+	run.pending = inventory.Union(old, run.cur)
+	run.pending.Revision, run.pending.Orphan = old.Revision, old.Orphan
+	return a.saveInventory(ctx, old, run.pending)
+}
+
+// applySet applies the unit's objects — CRDs and Namespaces first, through
+// ssa, which waits for CRDs to be Established; the rest on the
+// request-saving path — recording every change, and returns the objects
+// that are not Current yet.
+func (a *Applier) applySet(ctx context.Context, run *unitRun) (object.ObjMetadataSet, error) {
+	if err := a.checkConflicts(ctx, run.objs); err != nil {
+		return nil, err
+	}
+	record := func(subject string, action ssa.Action) {
+		run.res.Changes = append(run.res.Changes, Change{Object: subject, Action: string(action)})
+		a.emit(Event{Type: ObjectApplied, Unit: run.u.ID, Object: subject, Action: string(action)})
+	}
+	var first, rest []*unstructured.Unstructured
+	for _, o := range run.objs {
+		gk := o.GroupVersionKind().GroupKind()
+		if gk == (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) || gk == (schema.GroupKind{Kind: "Namespace"}) {
+			first = append(first, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	// Unchanged CRDs and Namespaces need no request either.
+	if len(first) > 0 {
+		live := a.liveOf(ctx, first, run.digests)
+		var changed []*unstructured.Unstructured
+		for i, o := range first {
+			if run.digests.unchanged(o, live[i]) {
+				record(ssaSubject(o), ssa.UnchangedAction)
+				continue
+			}
+			changed = append(changed, o)
+		}
+		first = changed
+	}
+	if len(first) > 0 {
+		cs, err := a.rm.ApplyAllStaged(ctx, first, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: waitInterval, WaitTimeout: run.timeout})
+		if cs != nil {
+			for _, e := range cs.Entries {
+				record(e.Subject, e.Action)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	var waitFor object.ObjMetadataSet
+	if len(rest) > 0 {
+		out, err := a.applyObjects(ctx, rest, run.digests)
+		for i, r := range out {
+			if r.obj == nil {
+				continue
+			}
+			record(ssaSubject(rest[i]), r.action)
+			if !current(r.obj) {
+				waitFor = append(waitFor, object.UnstructuredToObjMetadata(rest[i]))
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return waitFor, nil
+}
+
+// waitHealthy waits until every object of set is Current by kstatus. When
+// it gives up, the error names the objects still not ready and what
+// kstatus says of each, never the poller's own words.
+func (a *Applier) waitHealthy(ctx context.Context, set object.ObjMetadataSet, timeout time.Duration) error {
+	if len(set) == 0 {
+		return nil
+	}
+	// Stop polling a little before the unit's own deadline, so the answer
+	// is a list of objects rather than a rate limiter's complaint.
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if dl, ok := ctx.Deadline(); ok {
+		var c2 context.CancelFunc
+		wctx, c2 = context.WithDeadline(wctx, dl.Add(-waitInterval))
+		defer c2()
+	}
+	err := a.rm.WaitForSetWithContext(wctx, set, ssa.WaitOptions{Interval: waitInterval, Timeout: timeout})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ctx.Err() // canceled from outside, not a timeout
+	}
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer rcancel()
+	notReady, rerr := a.notReady(rctx, set)
+	if rerr != nil || len(notReady) == 0 {
+		return fmt.Errorf("timed out after %s waiting for %d objects", timeout, len(set))
+	}
+	return fmt.Errorf("timed out after %s; not ready: %s", timeout, strings.Join(notReady, "; "))
+}
+
+// notReady reads the objects of set and says, for each one that is missing
+// or not Current, what kstatus says of it: "Deployment cert-manager/cert-manager:
+// InProgress: Available: 0/1 replicas".
+func (a *Applier) notReady(ctx context.Context, set object.ObjMetadataSet) ([]string, error) {
+	objs := make([]*unstructured.Unstructured, len(set))
+	for i, m := range set {
+		objs[i] = a.objectOfRef(dag.ObjectRef{Group: m.GroupKind.Group, Kind: m.GroupKind.Kind, Namespace: m.Namespace, Name: m.Name})
+	}
+	live, err := a.readLive(ctx, objs, func(int) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, o := range objs {
+		if msg := statusProblem(live[i]); msg != "" {
+			out = append(out, ssaSubject(o)+": "+msg)
+		}
+	}
+	return out, nil
+}
+
+// statusProblem says why a live object is not Current, "" when it is.
+func statusProblem(live *unstructured.Unstructured) string {
+	if live == nil {
+		return "not found"
+	}
+	res, err := status.Compute(live)
+	if err != nil {
+		return err.Error()
+	}
+	if res.Status == status.CurrentStatus {
+		return ""
+	}
+	return fmt.Sprintf("%s: %s", res.Status, res.Message)
+}
+
+// prune deletes (or, for Orphan, forgets) what the unit applied before and
+// renders no more, unless another unit claims it now or it is marked to be
+// kept; then saves the final inventory (or deletes it, for a removed unit).
+func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]string) error {
+	u, old, cur, res := run.u, run.old, run.cur, run.res
+	orphan := u.Orphan || (u.Removed && old.Orphan)
+	var stale []*unstructured.Unstructured
+	var unreadable []inventory.Entry
+	if orphan {
+		res.Orphaned = inventory.Diff(old, cur)
+	} else {
+		stale, _, unreadable = a.pruneCandidates(ctx, u.ID, old, cur, claims)
+	}
+	keep := slices.Clone(unreadable)
+	save := func(inv *inventory.Inventory) {
+		inv.Revision, inv.Orphan = cur.Revision, cur.Orphan
+	}
+	// Delete in reverse dependency order — custom resources before their
+	// CRD, objects before their Namespace — one level at a time, waiting
+	// for each level to be gone.
+	levels, err := deletionLevels(stale)
+	if err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	for li, level := range levels {
+		cs, err := a.rm.DeleteAll(ctx, level, ssa.DefaultDeleteOptions())
+		deleted := map[string]bool{}
+		if cs != nil {
+			for _, e := range cs.Entries {
+				deleted[e.Subject] = true
+			}
+		}
+		for _, o := range level {
+			e := entryOf(o)
+			if err != nil && !deleted[ssaSubject(o)] {
+				keep = append(keep, e) // a failed delete stays in the inventory
+				continue
+			}
+			res.Pruned = append(res.Pruned, e)
+			a.emit(Event{Type: ObjectPruned, Unit: u.ID, Object: e.String()})
+		}
+		if err != nil {
+			for _, later := range levels[li+1:] { // not attempted: still ours
+				for _, o := range later {
+					keep = append(keep, entryOf(o))
+				}
+			}
+			left := inventory.New(u.ID, append(cur.Entries, keep...)...)
+			save(left)
+			_ = a.opts.Store.Save(ctx, left)
+			return fmt.Errorf("prune: %w", err)
+		}
+		// Namespaces are deleted, not waited for: the cluster's namespace
+		// controller finalizes them, which can take minutes, and they are
+		// always in the last level, so nothing waits on them.
+		var wait []*unstructured.Unstructured
+		for _, o := range level {
+			if gvk := o.GroupVersionKind(); !(gvk.Group == "" && gvk.Kind == "Namespace") {
+				wait = append(wait, o)
+			}
+		}
+		if err := a.rm.WaitForTermination(wait, ssa.WaitOptions{Interval: waitInterval, Timeout: run.timeout}); err != nil {
+			return fmt.Errorf("prune: waiting for deletion: %w", err)
+		}
+	}
+	final := inventory.New(u.ID, append(cur.Entries, keep...)...)
+	save(final)
+	if d, ok := a.opts.Store.(inventory.Deleter); ok && u.Removed && len(final.Entries) == 0 {
+		if err := d.Delete(ctx, u.ID); err != nil {
+			return err
+		}
+	} else if err := a.saveInventory(ctx, run.pending, final); err != nil {
+		return err
+	}
+	if len(unreadable) > 0 {
+		return fmt.Errorf("prune: could not read %d objects to delete, kept in the inventory (first: %s)", len(unreadable), unreadable[0])
+	}
+	return nil
+}

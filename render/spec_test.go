@@ -1,0 +1,93 @@
+package render
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitopskit/gitopskit/dag"
+)
+
+func TestSpecOf(t *testing.T) {
+	const ks = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n"
+	const hr = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: db, namespace: data}\nspec:\n"
+	tests := map[string]struct {
+		obj     string
+		want    Spec
+		wantErr string
+	}{
+		"kustomization defaults": {
+			obj:  ks + "  interval: 10m\n  prune: true\n",
+			want: Spec{Prune: true, Interval: 10 * time.Minute},
+		},
+		"prune false, wait, timeout, dependsOn": {
+			obj: ks + "  interval: 1h\n  retryInterval: 1m\n  timeout: 5m\n  prune: false\n  wait: true\n  suspend: true\n" +
+				"  serviceAccountName: apps\n  targetNamespace: web\n  dependsOn:\n  - name: infra\n  - {name: other, namespace: team}\n" +
+				"  healthChecks:\n  - {apiVersion: apps/v1, kind: Deployment, name: web, namespace: web}\n",
+			want: Spec{Suspended: true, Wait: true, Timeout: 5 * time.Minute, Interval: time.Hour, RetryInterval: time.Minute,
+				ServiceAccountName: "apps", TargetNamespace: "web",
+				DependsOn: []string{"Kustomization/flux-system/infra", "Kustomization/team/other"}},
+		},
+		"health checks, a Flux one defaulting its namespace": {
+			obj: ks + "  interval: 10m\n  prune: true\n  healthChecks:\n  - {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: cert-manager}\n" +
+				"  - {apiVersion: apps/v1, kind: Deployment, name: cert-manager, namespace: cert-manager}\n",
+			want: Spec{Prune: true, Interval: 10 * time.Minute, HealthChecks: []dag.ObjectRef{
+				{Group: HelmGroup, Kind: "HelmRelease", Namespace: "flux-system", Name: "cert-manager"},
+				{Group: "apps", Kind: "Deployment", Namespace: "cert-manager", Name: "cert-manager"},
+			}},
+		},
+		"helm release waits": {
+			obj:  hr + "  interval: 10m\n  install: {disableWait: true}\n",
+			want: Spec{Prune: true, Wait: true, Interval: 10 * time.Minute},
+		},
+		"helm release with waiting disabled": {
+			obj:  hr + "  interval: 10m\n  timeout: 10m\n  install: {disableWait: true}\n  upgrade: {disableWait: true}\n  dependsOn: [{name: base}]\n",
+			want: Spec{Prune: true, Interval: 10 * time.Minute, Timeout: 10 * time.Minute, DependsOn: []string{"HelmRelease/data/base"}},
+		},
+		"a timeout that does not parse": {
+			obj:     ks + "  interval: 10m\n  prune: true\n  timeout: 5x\n",
+			wantErr: `spec: a duration does not parse: time: unknown unit "x" in duration "5x"`,
+		},
+		"a negative retry interval": {
+			obj:     ks + "  interval: 10m\n  prune: true\n  retryInterval: -1m\n",
+			wantErr: "spec.retryInterval: -1m0s is negative",
+		},
+		"wait as a string": {
+			obj:     ks + "  interval: 10m\n  prune: true\n  wait: \"yes\"\n",
+			wantErr: "spec: wait: string is not a bool",
+		},
+		"a health check with no kind": {
+			obj:     ks + "  interval: 10m\n  prune: true\n  healthChecks: [{apiVersion: v1, name: x}]\n",
+			wantErr: "spec.healthChecks[0]:",
+		},
+		"a dependsOn with no name": {
+			obj:     ks + "  interval: 10m\n  prune: true\n  dependsOn: [{namespace: x}]\n",
+			wantErr: "spec.dependsOn[0]: name is required",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(tc.obj), &u.Object); err != nil {
+				t.Fatal(err)
+			}
+			got, err := specOf(u)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("spec (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
