@@ -145,7 +145,7 @@ func TestReadinessOnRealShapes(t *testing.T) {
 		}
 	}
 	u, _ := res.Unit(impossible)
-	if u.Err == nil || !strings.Contains(u.Err.Error(), "Deployment/nowhere/ghost: not in the cluster and no unit renders it") {
+	if u.Err == nil || !strings.Contains(u.Err.Error(), "Deployment.apps/nowhere/ghost: not in the cluster and no unit renders it") {
 		t.Errorf("%s: err = %v, want the health check named", impossible, u.Err)
 	}
 	dyn := dynamic.NewForConfigOrDie(env.Config)

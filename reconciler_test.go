@@ -241,13 +241,13 @@ func TestReconcilerEndToEnd(t *testing.T) {
 		var changes []string
 		for _, o := range plan.Objects {
 			if o.Action != apply.PlanUnchanged {
-				changes = append(changes, o.Unit+" "+o.Object+" "+string(o.Action))
+				changes = append(changes, o.Unit+" "+o.Object.String()+" "+string(o.Action))
 				if !strings.Contains(o.Diff, "red") {
 					t.Errorf("diff of %s lacks the change:\n%s", o.Object, o.Diff)
 				}
 			}
 		}
-		if want := []string{fleet.Dependency + " ClusterWidget/default configure"}; !slices.Equal(changes, want) {
+		if want := []string{fleet.Dependency + " ClusterWidget.widgets.gitopskit.dev/default configure"}; !slices.Equal(changes, want) {
 			t.Errorf("plan %v, want %v\n%s", changes, want, plan)
 		}
 		if field(get(t, dyn, widgets, "", "default"), "spec", "color") != "blue" {

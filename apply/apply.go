@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -226,7 +227,7 @@ type UnitResult struct {
 
 // Change is one object's outcome.
 type Change struct {
-	Object string // Kind/namespace/name
+	Object dag.ObjectRef
 	Action string // created, configured, unchanged, deleted, skipped
 }
 
@@ -303,7 +304,7 @@ func objectOf(e inventory.Entry) *unstructured.Unstructured {
 // entryOf makes an inventory entry of an object.
 func entryOf(o *unstructured.Unstructured) inventory.Entry {
 	gvk := o.GroupVersionKind()
-	return inventory.Entry{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
+	return inventory.Entry{ObjectRef: dag.RefOf(o), Version: gvk.Version}
 }
 
 // saveInventory saves inv unless the store already holds exactly that
@@ -315,13 +316,9 @@ func (a *Applier) saveInventory(ctx context.Context, stored, inv *inventory.Inve
 	return a.opts.Store.Save(ctx, inv)
 }
 
-// ssaSubject is how ssa names an object in change sets.
-func ssaSubject(o *unstructured.Unstructured) string {
-	gvk := o.GroupVersionKind()
-	if o.GetNamespace() == "" {
-		return gvk.Kind + "/" + o.GetName()
-	}
-	return gvk.Kind + "/" + o.GetNamespace() + "/" + o.GetName()
+// metaRef is the reference of an object ssa names in a change set.
+func metaRef(m object.ObjMetadata) dag.ObjectRef {
+	return dag.ObjectRef{Group: m.GroupKind.Group, Kind: m.GroupKind.Kind, Namespace: m.Namespace, Name: m.Name}
 }
 
 func (a *Applier) emit(e Event) {
@@ -345,7 +342,7 @@ func (a *Applier) checkConflicts(ctx context.Context, objs []*unstructured.Unstr
 		}
 		err := a.client.Patch(ctx, o.DeepCopy(), client.Apply, client.FieldOwner(a.opts.FieldManager), client.DryRunAll)
 		if apierrors.IsConflict(err) {
-			return fmt.Errorf("%s: conflicts with another field manager (policy %s): %w", ssaSubject(o), ConflictFail, err)
+			return fmt.Errorf("%s: conflicts with another field manager (policy %s): %w", dag.RefOf(o), ConflictFail, err)
 		}
 	}
 	return nil

@@ -61,7 +61,7 @@ func TestHealthTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	web, _ := res.Unit("web")
-	if web.Err == nil || !strings.Contains(web.Err.Error(), "health check") || !strings.Contains(web.Err.Error(), "Deployment/"+ns+"/web") {
+	if web.Err == nil || !strings.Contains(web.Err.Error(), "health check") || !strings.Contains(web.Err.Error(), "Deployment.apps/"+ns+"/web") {
 		t.Errorf("web: %v", web.Err)
 	}
 	if after, _ := res.Unit("after"); after.BlockedBy != "web" {

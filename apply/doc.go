@@ -17,6 +17,24 @@
 // delete stays in the inventory. A unit whose render comes back empty is
 // refused unless Options.AllowEmpty is set.
 //
+// A unit is Ready when its objects are healthy (unless NoWait) and its
+// HealthChecks pass. Health checks are Flux's spec.healthChecks and keep
+// Flux's meaning: one that names another unit (by its Ref, e.g. the
+// HelmRelease a parent Kustomization defines) or an object another unit
+// renders is checked at the unit's readiness node (dag.Readiness), after
+// that unit is done — the unit itself is applied and pruned first, so the
+// units it defines are never held back by it — and units that dependsOn it
+// wait for that node. AwaitChildren does the same for every unit it
+// defines (Flux's wait: true). A check that can never pass fails the unit
+// before anything is applied: one naming an object no unit renders and the
+// cluster does not have, the unit itself, or a unit that waits for this
+// one. A wait that times out names the objects still not ready with
+// kstatus's word for each ("Deployment.apps/cert-manager/cert-manager:
+// InProgress: Available: 0/1 replicas").
+//
+// Objects are named by dag.ObjectRef everywhere: in changes, events, plans
+// and inventory entries, printed Kind[.group]/[namespace/]name.
+//
 // A Unit says more than its objects when a reconciler needs it to: Skip
 // (suspended or not selected: left as it is, its objects still claimed and
 // its dependents going on — unless Err is set too, which blocks them), Err

@@ -64,7 +64,7 @@ func TestUnchangedAndDrift(t *testing.T) {
 	var reapplied []string
 	for _, c := range res.Units[0].Changes {
 		if c.Action != "unchanged" {
-			reapplied = append(reapplied, c.Object)
+			reapplied = append(reapplied, c.Object.String())
 		}
 	}
 	if strings.Join(reapplied, ",") != "ConfigMap/"+ns+"/two" {

@@ -1,5 +1,7 @@
 package apply
 
+import "github.com/gitopskit/gitopskit/dag"
+
 // EventType says what an Event reports.
 type EventType string
 
@@ -16,9 +18,11 @@ const (
 
 // Event is one step of an apply, for progress displays.
 type Event struct {
-	Type   EventType
-	Unit   string
-	Object string
+	Type EventType
+	Unit string
+	// Object is the object an ObjectApplied or ObjectPruned event is
+	// about.
+	Object dag.ObjectRef
 	// Action is ssa's action for ObjectApplied: created, configured,
 	// unchanged, ...
 	Action  string
@@ -31,9 +35,9 @@ type Event struct {
 func (e Event) String() string {
 	switch e.Type {
 	case ObjectApplied:
-		return e.Object + " " + e.Action
+		return e.Object.String() + " " + e.Action
 	case ObjectPruned:
-		return e.Object + " pruned"
+		return e.Object.String() + " pruned"
 	case UnitStarted:
 		return e.Unit + " started"
 	case UnitReady:
@@ -45,5 +49,5 @@ func (e Event) String() string {
 	case UnitFailed:
 		return e.Unit + " failed: " + e.Err.Error()
 	}
-	return string(e.Type) + " " + e.Unit + " " + e.Object
+	return string(e.Type) + " " + e.Unit + " " + e.Object.String()
 }

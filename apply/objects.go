@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gitopskit/gitopskit/dag"
 )
 
 // digestOf is a digest of what gitopskit applies for an object.
@@ -137,7 +139,7 @@ func (a *Applier) readLive(ctx context.Context, objs []*unstructured.Unstructure
 					case err == nil:
 						live[i] = obj // each goroutine writes its own slot
 					case !gone(err):
-						return fmt.Errorf("%s: %w", ssaSubject(objs[i]), err)
+						return fmt.Errorf("%s: %w", dag.RefOf(objs[i]), err)
 					}
 					return nil
 				})

@@ -19,6 +19,8 @@ import (
 
 	"github.com/gitopskit/gitopskit/internal/mask"
 	"github.com/gitopskit/gitopskit/inventory"
+
+	"github.com/gitopskit/gitopskit/dag"
 )
 
 // PlanAction is what applying would do to one object.
@@ -39,7 +41,7 @@ const (
 // PlannedObject is one line of a plan.
 type PlannedObject struct {
 	Unit   string
-	Object string
+	Object dag.ObjectRef
 	Action PlanAction
 	// Diff is a unified diff of the object as YAML, live against what it
 	// would become (Secret values masked).
@@ -131,7 +133,7 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 }
 
 func (a *Applier) planObject(ctx context.Context, unit string, o *unstructured.Unstructured, crdName map[schema.GroupKind]string, namespaces map[string]bool, key []byte) (PlannedObject, error) {
-	po := PlannedObject{Unit: unit, Object: ssaSubject(o)}
+	po := PlannedObject{Unit: unit, Object: dag.RefOf(o)}
 	gvk := o.GroupVersionKind()
 	if _, err := a.client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
 		if !meta.IsNoMatchError(err) {
@@ -154,10 +156,10 @@ func (a *Applier) planObject(ctx context.Context, unit string, o *unstructured.U
 	switch entry.Action {
 	case ssa.CreatedAction:
 		po.Action = PlanCreate
-		po.Diff = unifiedDiff(po.Object, nil, mask.Secret(o, key))
+		po.Diff = unifiedDiff(po.Object.String(), nil, mask.Secret(o, key))
 	case ssa.ConfiguredAction:
 		po.Action = PlanConfigure
-		po.Diff = unifiedDiff(po.Object, live, merged)
+		po.Diff = unifiedDiff(po.Object.String(), live, merged)
 	case ssa.SkippedAction:
 		po.Action = PlanSkip
 	default:
@@ -188,16 +190,16 @@ func (a *Applier) planPrune(ctx context.Context, u *Unit, claims map[string]stri
 	var out []PlannedObject
 	if u.Orphan || (u.Removed && old.Orphan) {
 		for _, e := range inventory.Diff(old, inventory.New(u.ID, entries...)) {
-			out = append(out, PlannedObject{Unit: u.ID, Object: e.String(), Action: PlanSkip, Message: "no longer rendered; left in the cluster (prune disabled)"})
+			out = append(out, PlannedObject{Unit: u.ID, Object: e.ObjectRef, Action: PlanSkip, Message: "no longer rendered; left in the cluster (prune disabled)"})
 		}
 		return out, nil
 	}
 	stale, kept, _ := a.pruneCandidates(ctx, u.ID, old, inventory.New(u.ID, entries...), claims)
 	for _, obj := range kept {
-		out = append(out, PlannedObject{Unit: u.ID, Object: ssaSubject(obj), Action: PlanSkip, Message: "no longer rendered; kept by annotation"})
+		out = append(out, PlannedObject{Unit: u.ID, Object: dag.RefOf(obj), Action: PlanSkip, Message: "no longer rendered; kept by annotation"})
 	}
 	for _, obj := range stale {
-		out = append(out, PlannedObject{Unit: u.ID, Object: ssaSubject(obj), Action: PlanPrune, Message: "no longer rendered"})
+		out = append(out, PlannedObject{Unit: u.ID, Object: dag.RefOf(obj), Action: PlanPrune, Message: "no longer rendered"})
 	}
 	return out, nil
 }

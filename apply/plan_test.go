@@ -14,7 +14,7 @@ import (
 func planActions(p *Plan) map[string]string {
 	out := map[string]string{}
 	for _, o := range p.Objects {
-		out[o.Object] = string(o.Action)
+		out[o.Object.String()] = string(o.Action)
 	}
 	return out
 }
@@ -45,10 +45,10 @@ func TestPlan(t *testing.T) {
 	acts := planActions(p)
 	want := map[string]string{
 		"Namespace/" + ns: "create",
-		"CustomResourceDefinition/gadgets." + group: "create",
-		"Gadget/" + ns + "/g":                       "unverifiable",
-		"ConfigMap/" + ns + "/cfg":                  "unverifiable",
-		"Secret/" + ns + "/s":                       "unverifiable",
+		"CustomResourceDefinition.apiextensions.k8s.io/gadgets." + group: "create",
+		"Gadget." + group + "/" + ns + "/g":                              "unverifiable",
+		"ConfigMap/" + ns + "/cfg":                                       "unverifiable",
+		"Secret/" + ns + "/s":                                            "unverifiable",
 	}
 	for k, v := range want {
 		if acts[k] != v {
@@ -71,7 +71,7 @@ func TestPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	acts = planActions(p)
-	for k, v := range map[string]string{"ConfigMap/" + ns + "/cfg": "configure", "Gadget/" + ns + "/g": "unchanged", "Secret/" + ns + "/s": "prune"} {
+	for k, v := range map[string]string{"ConfigMap/" + ns + "/cfg": "configure", "Gadget." + group + "/" + ns + "/g": "unchanged", "Secret/" + ns + "/s": "prune"} {
 		if acts[k] != v {
 			t.Errorf("%s: %s, want %s\n%s", k, acts[k], v, p)
 		}
@@ -97,7 +97,7 @@ func TestPlan(t *testing.T) {
 
 	// A custom resource with no CRD anywhere is an error naming it.
 	_, err = a.Plan(ctx, []Unit{{ID: "orphans", Objects: objs(t, "apiVersion: nowhere.example.com/v1\nkind: Thing\nmetadata: {name: x, namespace: default}\n")}})
-	if err == nil || !strings.Contains(err.Error(), "orphans: Thing/default/x: no CRD") {
+	if err == nil || !strings.Contains(err.Error(), "orphans: Thing.nowhere.example.com/default/x: no CRD") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -28,7 +28,7 @@ func TestPruneOrder(t *testing.T) {
 	a, err := New(testenvShared(t).Config, Options{Store: &inventory.MemoryStore{}, Events: func(e Event) {
 		if e.Type == ObjectPruned {
 			mu.Lock()
-			pruned = append(pruned, strings.SplitN(e.Object, "/", 2)[0])
+			pruned = append(pruned, e.Object.Kind)
 			mu.Unlock()
 		}
 	}})
@@ -81,7 +81,7 @@ func TestHealthChecksAndMissingCRD(t *testing.T) {
 	}
 	// A timeout names what is not ready and what kstatus says of it,
 	// never the poller's or the rate limiter's words.
-	if u, _ := res.Unit("waits"); u.Err == nil || !strings.Contains(u.Err.Error(), "healthChecks: timed out after 2s; not ready: Deployment/"+ns+"/web: InProgress: ") ||
+	if u, _ := res.Unit("waits"); u.Err == nil || !strings.Contains(u.Err.Error(), "healthChecks: timed out after 2s; not ready: Deployment.apps/"+ns+"/web: InProgress: ") ||
 		strings.Contains(u.Err.Error(), "rate") || strings.Contains(u.Err.Error(), "context deadline") {
 		t.Errorf("waits: %v", u.Err)
 	}

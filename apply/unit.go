@@ -145,7 +145,7 @@ func (a *Applier) checkExternal(ctx context.Context, u *Unit, checks []dag.Objec
 	var missing []string
 	for i, o := range objs {
 		if live[i] == nil {
-			missing = append(missing, ssaSubject(o))
+			missing = append(missing, dag.RefOf(o).String())
 		}
 	}
 	if len(missing) > 0 {
@@ -196,7 +196,7 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 		// A Secret's stringData is applied as data (as Flux does), so the
 		// live Secret, which only ever has data, compares equal.
 		if err := stringDataToData(run.objs[i]); err != nil {
-			return fmt.Errorf("%s: %w", ssaSubject(run.objs[i]), err)
+			return fmt.Errorf("%s: %w", dag.RefOf(run.objs[i]), err)
 		}
 	}
 	run.digests = digests{last: make(map[string]string, len(old.Entries)), now: make(map[string]string, len(run.objs))}
@@ -232,9 +232,9 @@ func (a *Applier) applySet(ctx context.Context, run *unitRun) (object.ObjMetadat
 	if err := a.checkConflicts(ctx, run.objs); err != nil {
 		return nil, err
 	}
-	record := func(subject string, action ssa.Action) {
-		run.res.Changes = append(run.res.Changes, Change{Object: subject, Action: string(action)})
-		a.emit(Event{Type: ObjectApplied, Unit: run.u.ID, Object: subject, Action: string(action)})
+	record := func(ref dag.ObjectRef, action ssa.Action) {
+		run.res.Changes = append(run.res.Changes, Change{Object: ref, Action: string(action)})
+		a.emit(Event{Type: ObjectApplied, Unit: run.u.ID, Object: ref, Action: string(action)})
 	}
 	var first, rest []*unstructured.Unstructured
 	for _, o := range run.objs {
@@ -251,7 +251,7 @@ func (a *Applier) applySet(ctx context.Context, run *unitRun) (object.ObjMetadat
 		var changed []*unstructured.Unstructured
 		for i, o := range first {
 			if run.digests.unchanged(o, live[i]) {
-				record(ssaSubject(o), ssa.UnchangedAction)
+				record(dag.RefOf(o), ssa.UnchangedAction)
 				continue
 			}
 			changed = append(changed, o)
@@ -262,7 +262,7 @@ func (a *Applier) applySet(ctx context.Context, run *unitRun) (object.ObjMetadat
 		cs, err := a.rm.ApplyAllStaged(ctx, first, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: waitInterval, WaitTimeout: run.timeout})
 		if cs != nil {
 			for _, e := range cs.Entries {
-				record(e.Subject, e.Action)
+				record(metaRef(e.ObjMetadata), e.Action)
 			}
 		}
 		if err != nil {
@@ -276,7 +276,7 @@ func (a *Applier) applySet(ctx context.Context, run *unitRun) (object.ObjMetadat
 			if r.obj == nil {
 				continue
 			}
-			record(ssaSubject(rest[i]), r.action)
+			record(dag.RefOf(rest[i]), r.action)
 			if !current(r.obj) {
 				waitFor = append(waitFor, object.UnstructuredToObjMetadata(rest[i]))
 			}
@@ -335,7 +335,7 @@ func (a *Applier) notReady(ctx context.Context, set object.ObjMetadataSet) ([]st
 	var out []string
 	for i, o := range objs {
 		if msg := statusProblem(live[i]); msg != "" {
-			out = append(out, ssaSubject(o)+": "+msg)
+			out = append(out, dag.RefOf(o).String()+": "+msg)
 		}
 	}
 	return out, nil
@@ -382,20 +382,23 @@ func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]str
 	}
 	for li, level := range levels {
 		cs, err := a.rm.DeleteAll(ctx, level, ssa.DefaultDeleteOptions())
-		deleted := map[string]bool{}
+		deleted := map[dag.ObjectRef]bool{}
 		if cs != nil {
 			for _, e := range cs.Entries {
-				deleted[e.Subject] = true
+				deleted[metaRef(e.ObjMetadata)] = true
 			}
+		}
+		if err != nil {
+			err = a.goneAnyway(ctx, level, deleted, err)
 		}
 		for _, o := range level {
 			e := entryOf(o)
-			if err != nil && !deleted[ssaSubject(o)] {
+			if err != nil && !deleted[e.ObjectRef] {
 				keep = append(keep, e) // a failed delete stays in the inventory
 				continue
 			}
 			res.Pruned = append(res.Pruned, e)
-			a.emit(Event{Type: ObjectPruned, Unit: u.ID, Object: e.String()})
+			a.emit(Event{Type: ObjectPruned, Unit: u.ID, Object: e.ObjectRef})
 		}
 		if err != nil {
 			for _, later := range levels[li+1:] { // not attempted: still ours
@@ -432,6 +435,35 @@ func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]str
 	}
 	if len(unreadable) > 0 {
 		return fmt.Errorf("prune: could not read %d objects to delete, kept in the inventory (first: %s)", len(unreadable), unreadable[0])
+	}
+	return nil
+}
+
+// goneAnyway settles a failed DeleteAll: an object that is not in the
+// cluster any more (deleted meanwhile, e.g. with its CRD or by another
+// unit's prune) counts as deleted. It returns err when some object is
+// still there or cannot be read, nil when all are gone.
+func (a *Applier) goneAnyway(ctx context.Context, level []*unstructured.Unstructured, deleted map[dag.ObjectRef]bool, err error) error {
+	var left []int
+	for i, o := range level {
+		if !deleted[dag.RefOf(o)] {
+			left = append(left, i)
+		}
+	}
+	live, rerr := a.readLive(ctx, level, func(i int) bool { return slices.Contains(left, i) })
+	if rerr != nil {
+		return err
+	}
+	still := false
+	for _, i := range left {
+		if live[i] == nil {
+			deleted[dag.RefOf(level[i])] = true
+		} else {
+			still = true
+		}
+	}
+	if still {
+		return err
 	}
 	return nil
 }

@@ -20,6 +20,25 @@
 //     what Flux itself would trip on;
 //   - a Namespace before every object in it, across units.
 //
+// Inference never contradicts what is declared (dependsOn and depends-on
+// annotations): a unit that holds a CRD or Namespace itself needs no edge
+// for it, several holders are narrowed to the unit's ancestors (declared
+// dependencies and parents) when any holds it, and an inferred edge that
+// would close a cycle is left out and reported as a ProblemDroppedEdge — so
+// two units that both render the Namespace of their overlay, one
+// dependsOn the other, order as declared. Only declared edges make a
+// cycle.
+//
+// Readiness is modelled in the graph too. A unit whose health checks name
+// other units (Unit.Ref) or objects they render, or that awaits the units
+// it defines (Flux's wait: true), gets a readiness node "<unit>#ready":
+// after the unit and after those units, and before every unit that
+// dependsOn it; units that need its CRDs or Namespaces follow the unit
+// node. So a parent Kustomization that health-checks the HelmReleases it
+// defines is applied first, the releases next, and its dependents after
+// both are Ready — Flux's meaning, without a deadlock. UnitGraph.Readiness
+// and NodeUnit tell an applier which node is which.
+//
 // Kinds the API server serves itself, and those a caller lists as
 // pre-installed, need no producer; a custom resource whose CRD nothing
 // produces is reported. ObjectGraph applies the same rules to the objects of

@@ -6,35 +6,27 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gitopskit/gitopskit/dag"
 )
 
 // ErrNotFound is returned by Store.Load for a unit with no inventory.
 var ErrNotFound = errors.New("inventory not found")
 
-// Entry names one object by group, version, kind, namespace and name.
-// Digest, when set, is a digest of what was last applied, so an applier
-// can tell an unchanged object without asking the server.
+// Entry names one object — its identity, dag.ObjectRef, the one object
+// reference every gitopskit package uses — with the API version it was
+// applied as. Digest, when set, is a digest of what was last applied, so
+// an applier can tell an unchanged object without asking the server.
 type Entry struct {
-	Group, Version, Kind, Namespace, Name string
-	Digest                                string
+	dag.ObjectRef
+	Version string
+	Digest  string
 }
 
 // ID identifies the object whatever its version, in Flux's inventory
 // format: <namespace>_<name>_<group>_<kind>.
 func (e Entry) ID() string {
 	return e.Namespace + "_" + e.Name + "_" + e.Group + "_" + e.Kind
-}
-
-// String reads like kubectl: Kind[.group]/[namespace/]name.
-func (e Entry) String() string {
-	s := e.Kind
-	if e.Group != "" {
-		s += "." + e.Group
-	}
-	if e.Namespace != "" {
-		s += "/" + e.Namespace
-	}
-	return s + "/" + e.Name
 }
 
 // line is the stored form: ID, version and digest if any, one per line.
@@ -52,7 +44,7 @@ func parseLine(s string) (Entry, error) {
 	if (len(parts) != 5 && len(parts) != 6) || parts[1] == "" || parts[3] == "" || parts[4] == "" {
 		return Entry{}, fmt.Errorf("inventory entry %q does not parse", s)
 	}
-	e := Entry{Namespace: parts[0], Name: parts[1], Group: parts[2], Kind: parts[3], Version: parts[4]}
+	e := Entry{ObjectRef: dag.ObjectRef{Namespace: parts[0], Name: parts[1], Group: parts[2], Kind: parts[3]}, Version: parts[4]}
 	if len(parts) == 6 {
 		e.Digest = parts[5]
 	}

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/inventory/inventorytest"
@@ -43,7 +44,7 @@ func TestConfigMapStore(t *testing.T) {
 
 func TestDiffAndUnion(t *testing.T) {
 	e := func(kind, name string) inventory.Entry {
-		return inventory.Entry{Version: "v1", Kind: kind, Namespace: "ns", Name: name}
+		return inventory.Entry{ObjectRef: dag.ObjectRef{Kind: kind, Namespace: "ns", Name: name}, Version: "v1"}
 	}
 	old := inventory.New("u", e("ConfigMap", "a"), e("ConfigMap", "b"), e("Secret", "c"))
 	cur := inventory.New("u", e("ConfigMap", "a"), e("Secret", "d"))

@@ -40,6 +40,14 @@
 // (its objects and install/upgrade hooks); Graph.DagUnits hands that to dag,
 // with FluxKinds as the kinds to treat as served.
 //
+// Load reads each unit's Flux semantics once into its Spec — dependsOn,
+// suspend, prune, wait, timeout, intervals, healthChecks, service account,
+// target namespace — so later stages never read the object again; a value
+// that does not parse fails that unit, naming the field. Unit.Ref (the
+// Flux object itself), Parent and AwaitsChildren (wait: true) give dag what
+// it needs to model readiness: a health check naming a HelmRelease is
+// satisfied by that unit being Ready.
+//
 // Unknown fields in Flux specs are errors; fields that affect rendering and
 // are not implemented (SOPS decryption, remote kubeConfig) are reported as
 // warnings on the Result. ValueSource supplies the ConfigMaps and Secrets

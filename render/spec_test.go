@@ -1,6 +1,7 @@
 package render
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/source"
 )
 
 func TestSpecOf(t *testing.T) {
@@ -89,5 +91,46 @@ func TestSpecOf(t *testing.T) {
 				t.Errorf("spec (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLoadBadSpec: a Kustomization whose spec does not parse fails alone,
+// naming itself and the field; what depends on it is blocked, the rest
+// renders. Health checks and readiness reach dag through DagUnits.
+func TestLoadBadSpec(t *testing.T) {
+	dir := t.TempDir()
+	writeRepo(t, dir, map[string]string{
+		"root/units.yaml": strings.Replace(kustomizationYAML("bad", "./a"), "interval: 10m", "interval: 10m\n  timeout: soon", 1) + "---\n" +
+			kustomizationYAML("after", "./a", "bad") + "---\n" +
+			strings.Replace(kustomizationYAML("parent", "./a"), "interval: 10m", "interval: 10m\n  wait: true", 1),
+		"a/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\n",
+	})
+	art, err := source.NewDir(dir, source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := g.Unit("Kustomization/flux-system/bad")
+	if bad.Err == nil || !strings.Contains(bad.Err.Error(), "Kustomization/flux-system/bad: spec: a duration does not parse") || len(bad.Objects) != 0 {
+		t.Errorf("bad: %v, %d objects", bad.Err, len(bad.Objects))
+	}
+	if after := g.Unit("Kustomization/flux-system/after"); after.BlockedBy != bad.ID {
+		t.Errorf("after: blocked by %q", after.BlockedBy)
+	}
+	parent := g.Unit("Kustomization/flux-system/parent")
+	if parent.Err != nil || !parent.AwaitsChildren() || parent.Ref().Kind != "Kustomization" {
+		t.Errorf("parent: %v, awaits children %v, ref %v", parent.Err, parent.AwaitsChildren(), parent.Ref())
+	}
+	dus, err := g.DagUnits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, du := range dus {
+		if du.ID == parent.ID && (!du.AwaitChildren || du.Ref != parent.Ref() || du.Parent != RootID) {
+			t.Errorf("dag unit of parent: %+v", du)
+		}
 	}
 }

@@ -264,7 +264,7 @@ func printEvent(out io.Writer) func(apply.Event) {
 	return func(e apply.Event) {
 		switch {
 		case e.Type == apply.ObjectApplied && e.Action == "unchanged":
-		case e.Object != "":
+		case e.Type == apply.ObjectApplied || e.Type == apply.ObjectPruned:
 			fmt.Fprintf(out, "    %s\n", e)
 		default:
 			fmt.Fprintln(out, e)

@@ -71,7 +71,7 @@ func TestCLI(t *testing.T) {
 		contains(t, cli(t, append([]string{"graph", "-format", "json"}, common...)...), `"order"`)
 	})
 	t.Run("plan", func(t *testing.T) {
-		contains(t, cli(t, append([]string{"plan"}, cluster...)...), "ClusterWidget/default", "create")
+		contains(t, cli(t, append([]string{"plan"}, cluster...)...), "ClusterWidget.widgets.gitopskit.dev/default", "create")
 	})
 	t.Run("reconcile one unit", func(t *testing.T) {
 		out := cli(t, append([]string{"reconcile", "-unit", fleet.Infrastructure}, cluster...)...)
@@ -82,7 +82,7 @@ func TestCLI(t *testing.T) {
 	})
 	t.Run("reconcile", func(t *testing.T) {
 		out := cli(t, append([]string{"reconcile"}, cluster...)...)
-		contains(t, out, "ClusterWidget/default created", fleet.Application+" ready")
+		contains(t, out, "ClusterWidget.widgets.gitopskit.dev/default created", fleet.Application+" ready")
 	})
 	t.Run("status", func(t *testing.T) {
 		out := cli(t, append([]string{"status"}, cluster...)...)

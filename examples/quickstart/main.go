@@ -225,7 +225,7 @@ func (p *progress) event(e apply.Event) {
 	defer p.mu.Unlock()
 	switch {
 	case e.Type == apply.ObjectApplied && e.Action == "unchanged":
-	case e.Object != "":
+	case e.Type == apply.ObjectApplied || e.Type == apply.ObjectPruned:
 		fmt.Fprintf(p.out, "    %s\n", e)
 	default:
 		fmt.Fprintln(p.out, e)

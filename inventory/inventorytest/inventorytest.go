@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -20,10 +21,10 @@ import (
 func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 	ctx := context.Background()
 	entries := []inventory.Entry{
-		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "web", Name: "api", Digest: "3f2a9c0d11e4b5a6"},
-		{Version: "v1", Kind: "Namespace", Name: "web"},
-		{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition", Name: "certificates.cert-manager.io"},
-		{Group: "cert-manager.io", Version: "v1", Kind: "Certificate", Namespace: "web", Name: "tls"},
+		{ObjectRef: dag.ObjectRef{Group: "apps", Kind: "Deployment", Namespace: "web", Name: "api"}, Version: "v1", Digest: "3f2a9c0d11e4b5a6"},
+		{ObjectRef: dag.ObjectRef{Kind: "Namespace", Name: "web"}, Version: "v1"},
+		{ObjectRef: dag.ObjectRef{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Name: "certificates.cert-manager.io"}, Version: "v1"},
+		{ObjectRef: dag.ObjectRef{Group: "cert-manager.io", Kind: "Certificate", Namespace: "web", Name: "tls"}, Version: "v1"},
 	}
 	t.Run("missing unit", func(t *testing.T) {
 		_, err := newStore(t).Load(ctx, "Kustomization/flux-system/none")
@@ -74,7 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 		s := newStore(t)
 		var many []inventory.Entry
 		for i := range 20000 {
-			many = append(many, inventory.Entry{Version: "v1", Kind: "ConfigMap", Namespace: fmt.Sprintf("team-%03d", i%200), Name: fmt.Sprintf("config-map-number-%05d", i)})
+			many = append(many, inventory.Entry{ObjectRef: dag.ObjectRef{Kind: "ConfigMap", Namespace: fmt.Sprintf("team-%03d", i%200), Name: fmt.Sprintf("config-map-number-%05d", i)}, Version: "v1"})
 		}
 		want := inventory.New("Kustomization/flux-system/big", many...)
 		if err := s.Save(ctx, want); err != nil {
