@@ -323,14 +323,14 @@ func (r *Reconciler) Observe(ctx context.Context) (Status, error) {
 			s.Message = "not applied yet"
 		case err != nil:
 			return nil, err
-		case u.Removed:
+		case u.Mode == apply.Remove:
 			s.Ready, s.Revision, s.Message = ReadyFalse, h.Revision, "no longer in the repository; the next reconcile prunes "+fmt.Sprint(h.Objects)+" objects"
 		case h.Ready():
 			s.Ready, s.Revision, s.Message = ReadyTrue, h.Revision, "Applied revision: "+h.Revision
 		default:
 			s.Ready, s.Revision, s.Message = ReadyFalse, h.Revision, h.String()
 		}
-		if u.Err != nil && !u.Skip {
+		if u.Mode == apply.Fail {
 			s.Ready, s.Message = ReadyFalse, u.Err.Error()
 		}
 		out = append(out, s)
@@ -395,7 +395,7 @@ func (r *Reconciler) Teardown(ctx context.Context) (*Result, error) {
 	}
 	units := make([]apply.Unit, len(ids))
 	for i, id := range ids {
-		units[i] = apply.Unit{ID: id, Removed: true}
+		units[i] = apply.Unit{ID: id, Mode: apply.Remove}
 	}
 	out, err := r.applier.Apply(ctx, units)
 	if err != nil {

@@ -205,7 +205,7 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 	now := time.Now()
 	for _, res := range out.Units {
 		u := given[res.ID]
-		if u.Removed {
+		if u.Mode == apply.Remove {
 			if res.Err == nil {
 				r.removeStatus(res.ID)
 				continue

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -76,33 +77,36 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	failed := false
 	for _, u := range g.Units {
 		au := apply.Unit{ID: u.ID, Ref: u.Ref(), Parent: u.Parent, AwaitChildren: u.AwaitsChildren(),
-			Revision: u.Revision, Timeout: u.Timeout, HealthChecks: u.HealthChecks}
+			Revision: u.Revision, Timeout: u.Timeout, HealthChecks: u.HealthChecks,
+			Orphan: !u.Prune, NoWait: !u.Wait}
+		var missing []string
 		for _, d := range u.DependsOn {
 			if g.Unit(d) == nil {
-				au.Err = fmt.Errorf("dependsOn %s: no such unit", d)
+				missing = append(missing, d)
 				continue
 			}
 			au.DependsOn = append(au.DependsOn, d)
 		}
-		switch {
-		case u.Err != nil:
-			au.Err, failed = u.Err, true
-		case u.BlockedBy != "":
-			au.Err, failed = fmt.Errorf("not rendered: it depends on %s, which failed", u.BlockedBy), true
-		}
-		if au.Err == nil {
-			au.Objects = objectsOf(u, r.opts.Ignore)
-		}
-		au.Orphan, au.NoWait = !u.Prune, !u.Wait
+		// A unit that did not render hides what it defines: nothing may be
+		// taken as removed this pass, held or not.
+		failed = failed || u.Err != nil || u.BlockedBy != ""
 		switch {
 		case u.Suspended || suspended[u.ID]:
 			// Held back; its dependents wait while it is not Ready.
-			au.Skip, au.Err = true, nil
+			au.Mode = apply.Hold
 			if last, ok := status[u.ID]; ok && last.Ready == ReadyFalse {
-				au.Err = fmt.Errorf("suspended while not Ready: %s", last.Message)
+				au.Mode, au.Err = apply.HoldNotReady, fmt.Errorf("suspended while not Ready: %s", last.Message)
 			}
 		case only != "" && !selected[u.ID]:
-			au.Skip, au.Err = true, nil
+			au.Mode = apply.Hold
+		case u.Err != nil:
+			au.Mode, au.Err = apply.Fail, u.Err
+		case u.BlockedBy != "":
+			au.Mode, au.Err = apply.Fail, fmt.Errorf("not rendered: it depends on %s, which failed", u.BlockedBy)
+		case len(missing) > 0:
+			au.Mode, au.Err = apply.Fail, fmt.Errorf("dependsOn %s: no such unit", strings.Join(missing, ", "))
+		default:
+			au.Objects = objectsOf(u, r.opts.Ignore)
 		}
 		units = append(units, au)
 	}
@@ -120,7 +124,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	for _, id := range owned {
 		if g.Unit(id) == nil {
 			r.log.Info("unit left the repository; pruning what it applied", "unit", id)
-			units = append(units, apply.Unit{ID: id, Removed: true})
+			units = append(units, apply.Unit{ID: id, Mode: apply.Remove})
 		}
 	}
 	return units, nil

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -108,33 +109,79 @@ type Unit struct {
 	// Revision is the source revision the objects come from; it is kept
 	// with the unit's inventory.
 	Revision string
-	// Skip leaves the unit's objects in the cluster as they are — nothing
-	// applied, nothing pruned — while it still takes part in ordering and
-	// its objects stay claimed, so no other unit prunes them: a suspended
-	// unit, or one not selected for this run. Its dependents go on, unless
-	// Err is set too: then they are blocked (a suspended unit that was not
-	// Ready, as Flux holds back dependents of a dependency not Ready).
-	Skip bool
-	// Removed marks a unit that no longer exists (its definition left the
-	// source): everything its inventory holds is pruned, as for an empty
-	// render but without needing AllowEmpty, and then the inventory itself
-	// is deleted when the Store can (inventory.Deleter). Objects must be
-	// empty.
-	Removed bool
+	// Mode says what to do with the unit: apply it (the zero value), hold
+	// it, fail it, or remove it.
+	Mode Mode
+	// Err says why, for Fail and HoldNotReady.
+	Err error
 	// NoWait does not wait for the unit's objects to become healthy
 	// before it is done (Flux's Kustomization default, spec.wait: false);
 	// CRDs are still waited for until Established, and HealthChecks are
 	// still checked.
 	NoWait bool
 	// Orphan leaves in the cluster what the unit no longer renders (or,
-	// when Removed, everything it applied), dropping it from the inventory
+	// when removed, everything it applied), dropping it from the inventory
 	// instead of deleting it — Flux's spec.prune: false. The setting is
 	// kept with the inventory, so a unit removed later is treated the
 	// same way.
 	Orphan bool
-	// Err, when set, fails the unit without touching the cluster (e.g. it
-	// did not render): its dependents are blocked and the rest go on.
-	Err error
+}
+
+// Mode says what Apply does with a unit. Each mode is one thing a
+// reconciler means; the zero value applies the unit.
+type Mode int
+
+const (
+	// Reconcile applies the unit's objects, waits for them and prunes what
+	// it no longer renders.
+	Reconcile Mode = iota
+	// Hold leaves the unit's objects in the cluster as they are — nothing
+	// applied, nothing pruned — while it still takes part in ordering and
+	// its objects stay claimed, so no other unit prunes them: a suspended
+	// unit, or one not selected for this run. Its dependents go on.
+	Hold
+	// HoldNotReady is Hold for a unit that is not Ready, whose dependents
+	// must wait (as Flux holds back the dependents of a suspended
+	// dependency that is not Ready): they are blocked. Err says why.
+	HoldNotReady
+	// Fail fails the unit without touching the cluster (it did not
+	// render, say): its dependents are blocked and the rest go on. Err
+	// says why.
+	Fail
+	// Remove is for a unit that no longer exists (its definition left the
+	// source): everything its inventory holds is pruned, as for an empty
+	// render but without needing AllowEmpty, and then the inventory itself
+	// is deleted when the Store can (inventory.Deleter). Objects must be
+	// empty.
+	Remove
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Reconcile:
+		return "Reconcile"
+	case Hold:
+		return "Hold"
+	case HoldNotReady:
+		return "HoldNotReady"
+	case Fail:
+		return "Fail"
+	case Remove:
+		return "Remove"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// why is the error of a unit that fails or is held back as not Ready.
+func (u *Unit) why() error {
+	err := u.Err
+	if err == nil {
+		err = errors.New(strings.ToLower(u.Mode.String()))
+	}
+	if !strings.Contains(err.Error(), u.ID) {
+		err = fmt.Errorf("%s: %w", u.ID, err)
+	}
+	return err
 }
 
 // objectConcurrency bounds the requests one unit has in flight.
@@ -221,7 +268,7 @@ type UnitResult struct {
 	Err      error
 	// BlockedBy is the failed unit that kept this one from starting.
 	BlockedBy string
-	// Skipped is set for a unit given with Unit.Skip.
+	// Skipped is set for a held unit (Hold, HoldNotReady).
 	Skipped bool
 }
 

@@ -35,15 +35,16 @@
 // Objects are named by dag.ObjectRef everywhere: in changes, events, plans
 // and inventory entries, printed Kind[.group]/[namespace/]name.
 //
-// A Unit says more than its objects when a reconciler needs it to: Skip
-// (suspended or not selected: left as it is, its objects still claimed and
-// its dependents going on — unless Err is set too, which blocks them), Err
-// (failed before applying, e.g. did not render: nothing touched, dependents
-// blocked), Removed (gone from the source: everything it applied is pruned
-// and its inventory deleted), Orphan (Flux's prune: false: what it stops
-// rendering is forgotten, not deleted), NoWait (Flux's wait: false) and
-// Revision (kept with the inventory). Health reads a unit's inventory and
-// checks its objects with kstatus, for status displays in other processes.
+// A Unit's Mode says what a reconciler means by it: Reconcile (the
+// default), Hold (suspended or not selected: left as it is, its objects
+// still claimed and its dependents going on), HoldNotReady (held, and its
+// dependents blocked), Fail (did not render: nothing touched, dependents
+// blocked; Err says why) or Remove (gone from the source: everything it
+// applied is pruned and its inventory deleted). Orphan (Flux's prune:
+// false: what it stops rendering is forgotten, not deleted), NoWait (Flux's
+// wait: false) and Revision (kept with the inventory) refine Reconcile.
+// Health reads a unit's inventory and checks its objects with kstatus, for
+// status displays in other processes.
 //
 // Results are data: per unit its state, the change set and what was
 // pruned; an Events callback reports progress as it happens; logging goes

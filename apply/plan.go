@@ -109,11 +109,11 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 			continue
 		}
 		u := byID[id]
-		if u.Skip {
+		switch u.Mode {
+		case Hold, HoldNotReady:
 			continue
-		}
-		if u.Err != nil {
-			plan.Objects = append(plan.Objects, PlannedObject{Unit: u.ID, Action: PlanSkip, Message: u.Err.Error()})
+		case Fail:
+			plan.Objects = append(plan.Objects, PlannedObject{Unit: u.ID, Action: PlanSkip, Message: u.why().Error()})
 			continue
 		}
 		for _, o := range u.Objects {
@@ -188,7 +188,7 @@ func (a *Applier) planPrune(ctx context.Context, u *Unit, claims map[string]stri
 		entries = append(entries, entryOf(o))
 	}
 	var out []PlannedObject
-	if u.Orphan || (u.Removed && old.Orphan) {
+	if u.Orphan || (u.Mode == Remove && old.Orphan) {
 		for _, e := range inventory.Diff(old, inventory.New(u.ID, entries...)) {
 			out = append(out, PlannedObject{Unit: u.ID, Object: e.ObjectRef, Action: PlanSkip, Message: "no longer rendered; left in the cluster (prune disabled)"})
 		}

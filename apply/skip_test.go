@@ -34,10 +34,10 @@ func applyOK(t *testing.T, a *Applier, units ...Unit) *Result {
 	return res
 }
 
-// TestSkipAndErr: a skipped unit is neither applied nor pruned, its
-// objects stay claimed and its dependents go on; a unit given with Err
-// fails without touching the cluster and blocks its dependents.
-func TestSkipAndErr(t *testing.T) {
+// TestModes: a held unit is neither applied nor pruned, its objects stay
+// claimed and its dependents go on (blocked when it is held as not Ready);
+// a failed unit does not touch the cluster and blocks its dependents.
+func TestModes(t *testing.T) {
 	ns := testNS()
 	a, store := newMemoryApplier(t)
 	ctx := context.Background()
@@ -50,11 +50,11 @@ func TestSkipAndErr(t *testing.T) {
 	// held-c; the broken unit did not render.
 	res, err := a.Apply(ctx, []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "held", DependsOn: []string{"ns"}, Skip: true, Revision: "r2", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-c"))},
+		{ID: "held", DependsOn: []string{"ns"}, Mode: Hold, Revision: "r2", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-c"))},
 		{ID: "after-held", DependsOn: []string{"held"}, Objects: objs(t, cmDoc(ns, "after-held"))},
-		{ID: "broken", Err: errors.New("render: kustomization.yaml: bad")},
+		{ID: "broken", Mode: Fail, Err: errors.New("render: kustomization.yaml: bad")},
 		{ID: "after-broken", DependsOn: []string{"broken"}, Objects: objs(t, cmDoc(ns, "never"))},
-		{ID: "held-unready", Skip: true, Err: errors.New("suspended while not Ready")},
+		{ID: "held-unready", Mode: HoldNotReady, Err: errors.New("suspended while not Ready")},
 		{ID: "after-unready", DependsOn: []string{"held-unready"}, Objects: objs(t, cmDoc(ns, "never2"))},
 	})
 	if err != nil {
@@ -100,7 +100,7 @@ func TestRemovedUnit(t *testing.T) {
 	applyOK(t, a,
 		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
 		Unit{ID: "heir", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "moved"))},
-		Unit{ID: "gone", Removed: true},
+		Unit{ID: "gone", Mode: Remove},
 	)
 	if exists(t, cmGVR, ns, "gone-a") || !exists(t, cmGVR, ns, "moved") {
 		t.Error("removed unit: gone-a should be pruned and moved kept")
@@ -108,7 +108,7 @@ func TestRemovedUnit(t *testing.T) {
 	if _, err := store.Load(ctx, "gone"); !errors.Is(err, inventory.ErrNotFound) {
 		t.Errorf("inventory of the removed unit: %v, want ErrNotFound", err)
 	}
-	res, err := a.Apply(ctx, []Unit{{ID: "odd", Removed: true, Objects: objs(t, cmDoc(ns, "x"))}})
+	res, err := a.Apply(ctx, []Unit{{ID: "odd", Mode: Remove, Objects: objs(t, cmDoc(ns, "x"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestOrphan(t *testing.T) {
 		t.Errorf("inventory after orphaning: %+v", inv)
 	}
 	// Removed: nothing it holds is deleted; the inventory goes.
-	applyOK(t, a, Unit{ID: "ns", Objects: objs(t, nsDoc(ns))}, Unit{ID: "keep", Removed: true})
+	applyOK(t, a, Unit{ID: "ns", Objects: objs(t, nsDoc(ns))}, Unit{ID: "keep", Mode: Remove})
 	if !exists(t, cmGVR, ns, "first") {
 		t.Error("removing an orphaning unit deleted its objects")
 	}

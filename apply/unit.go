@@ -39,21 +39,18 @@ type unitRun struct {
 // A unit with a readiness node is Ready only once readyUnit has run.
 func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, claims map[string]string) *UnitResult {
 	res := &UnitResult{ID: u.ID}
-	if u.Skip {
+	switch u.Mode {
+	case Hold:
 		res.Skipped = true
 		a.emit(Event{Type: UnitSkipped, Unit: u.ID})
-	}
-	if u.Err != nil {
-		res.Err = u.Err
-		if !strings.Contains(u.Err.Error(), u.ID) {
-			res.Err = fmt.Errorf("%s: %w", u.ID, u.Err)
-		}
-		if !u.Skip {
-			a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
-		}
 		return res
-	}
-	if u.Skip {
+	case HoldNotReady:
+		res.Skipped, res.Err = true, u.why()
+		a.emit(Event{Type: UnitSkipped, Unit: u.ID})
+		return res
+	case Fail:
+		res.Err = u.why()
+		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
 		return res
 	}
 	a.emit(Event{Type: UnitStarted, Unit: u.ID})
@@ -100,7 +97,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, clai
 // objects of those units.
 func (a *Applier) readyUnit(ctx context.Context, u *Unit, rd dag.Readiness) *UnitResult {
 	res := &UnitResult{ID: u.ID}
-	if u.Skip || u.Err != nil {
+	if u.Mode != Reconcile {
 		return res // applyUnit reported it
 	}
 	timeout := a.unitTimeout(u)
@@ -212,10 +209,10 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 	}
 	run.cur = inventory.New(u.ID, entries...)
 	run.cur.Revision, run.cur.Orphan = u.Revision, u.Orphan
-	if u.Removed && len(u.Objects) > 0 {
+	if u.Mode == Remove && len(u.Objects) > 0 {
 		return errors.New("a removed unit cannot have objects")
 	}
-	if len(run.cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty && !u.Removed {
+	if len(run.cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty && u.Mode != Remove {
 		return fmt.Errorf("the render is empty and %d objects would be pruned; refusing (set AllowEmpty to allow it)", len(old.Entries))
 	}
 	// The revision changes only once applied.
@@ -361,7 +358,7 @@ func statusProblem(live *unstructured.Unstructured) string {
 // kept; then saves the final inventory (or deletes it, for a removed unit).
 func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]string) error {
 	u, old, cur, res := run.u, run.old, run.cur, run.res
-	orphan := u.Orphan || (u.Removed && old.Orphan)
+	orphan := u.Orphan || (u.Mode == Remove && old.Orphan)
 	var stale []*unstructured.Unstructured
 	var unreadable []inventory.Entry
 	if orphan {
@@ -426,7 +423,7 @@ func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]str
 	}
 	final := inventory.New(u.ID, append(cur.Entries, keep...)...)
 	save(final)
-	if d, ok := a.opts.Store.(inventory.Deleter); ok && u.Removed && len(final.Entries) == 0 {
+	if d, ok := a.opts.Store.(inventory.Deleter); ok && u.Mode == Remove && len(final.Entries) == 0 {
 		if err := d.Delete(ctx, u.ID); err != nil {
 			return err
 		}
