@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
-	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/render"
 )
@@ -44,26 +43,13 @@ func IgnoreFluxInstall(o render.Object) bool {
 }
 
 // applyUnits turns a rendered graph into the applier's units: failed
-// renders fail at once, suspended and unselected units are skipped, and
+// renders fail at once, suspended and unselected units are held, and
 // units whose inventory remains but which left the repository are removed —
 // only when the whole repository rendered, so a broken parent never causes
 // its children's objects to be pruned.
 func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only string, depth Depth) ([]apply.Unit, error) {
-	selected := map[string]bool{}
-	if only != "" {
-		if g.Unit(only) == nil {
-			return nil, fmt.Errorf("%s: no such unit at this revision", only)
-		}
-		selected[only] = true
-		if depth == WithDependencies {
-			deps, err := r.ancestors(g, only)
-			if err != nil {
-				return nil, err
-			}
-			for _, id := range deps {
-				selected[id] = true
-			}
-		}
+	if only != "" && g.Unit(only) == nil {
+		return nil, fmt.Errorf("%s: no such unit at this revision", only)
 	}
 	r.mu.Lock()
 	suspended := maps.Clone(r.suspended)
@@ -76,9 +62,8 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	var units []apply.Unit
 	failed := false
 	for _, u := range g.Units {
-		au := apply.Unit{ID: u.ID, Ref: u.Ref(), Parent: u.Parent, AwaitChildren: u.AwaitsChildren(),
-			Revision: u.Revision, Timeout: u.Timeout, HealthChecks: u.HealthChecks,
-			Orphan: !u.Prune, NoWait: !u.Wait}
+		au := apply.Unit{ID: u.ID, Links: u.Links, Revision: u.Revision, Timeout: u.Timeout, Orphan: !u.Prune, NoWait: !u.Wait}
+		au.DependsOn = nil
 		var missing []string
 		for _, d := range u.DependsOn {
 			if g.Unit(d) == nil {
@@ -97,8 +82,6 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 			if last, ok := status[u.ID]; ok && last.Ready == ReadyFalse {
 				au.Mode, au.Err = apply.HoldNotReady, fmt.Errorf("suspended while not Ready: %s", last.Message)
 			}
-		case only != "" && !selected[u.ID]:
-			au.Mode = apply.Hold
 		case u.Err != nil:
 			au.Mode, au.Err = apply.Fail, u.Err
 		case u.BlockedBy != "":
@@ -110,7 +93,10 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 		}
 		units = append(units, au)
 	}
-	if failed || only != "" {
+	if only != "" {
+		return r.selectUnits(units, only, depth)
+	}
+	if failed {
 		return units, nil
 	}
 	lister, ok := r.opts.Apply.Store.(inventory.Lister)
@@ -130,20 +116,26 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	return units, nil
 }
 
-// ancestors are the units id depends on, directly or not, explicitly or by
-// the CRDs and Namespaces it needs.
-func (r *Reconciler) ancestors(g *render.Graph, id string) ([]string, error) {
-	var dus []dag.Unit
-	for _, u := range g.Units {
-		du, err := dag.UnitOf(u.ID, slices.DeleteFunc(slices.Clone(u.DependsOn), func(d string) bool { return g.Unit(d) == nil }), objectsOf(u, r.opts.Ignore))
+// selectUnits holds every unit but only and, with WithDependencies, what
+// it depends on — explicitly, by the CRDs and Namespaces it needs, or by
+// what the readiness of those waits for — in the order the applier itself
+// uses.
+func (r *Reconciler) selectUnits(units []apply.Unit, only string, depth Depth) ([]apply.Unit, error) {
+	keep := map[string]bool{only: true}
+	if depth == WithDependencies {
+		g, err := r.applier.Graph(units)
 		if err != nil {
 			return nil, err
 		}
-		dus = append(dus, du)
+		for _, n := range g.Ancestors(only) {
+			id, _ := g.NodeUnit(n)
+			keep[id] = true
+		}
 	}
-	ug, err := dag.Build(dus, dag.Options{})
-	if err != nil {
-		return nil, err
+	for i := range units {
+		if !keep[units[i].ID] && units[i].Mode != apply.HoldNotReady {
+			units[i].Mode, units[i].Err = apply.Hold, nil
+		}
 	}
-	return ug.Ancestors(id), nil
+	return units, nil
 }

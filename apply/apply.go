@@ -91,21 +91,15 @@ type Options struct {
 // Unit is what the applier applies: a unit's rendered objects.
 type Unit struct {
 	ID string
-	// Ref, Parent and AwaitChildren place the unit among the others for
-	// readiness; see dag.Unit.
-	Ref           dag.ObjectRef
-	Parent        string
-	AwaitChildren bool
-	DependsOn     []string
-	Objects       []*unstructured.Unstructured
+	// Links place the unit among the others: dependsOn, and what its
+	// readiness waits for. A health check on an object another unit
+	// renders, or naming another unit by its Ref, is checked after that
+	// unit is done, without holding it back (dag.Readiness).
+	dag.Links
+	Objects []*unstructured.Unstructured
 	// Timeout bounds the unit's apply and health wait (Options.Timeout
 	// when zero).
 	Timeout time.Duration
-	// HealthChecks are further objects that must be healthy before the
-	// unit is Ready (Flux's spec.healthChecks). One that another unit
-	// renders, or that names another unit by its Ref, is checked after
-	// that unit is done, without holding it back (dag.Readiness).
-	HealthChecks []dag.ObjectRef
 	// Revision is the source revision the objects come from; it is kept
 	// with the unit's inventory.
 	Revision string
@@ -409,22 +403,45 @@ func (a *Applier) newRun(units []Unit) (*run, error) {
 	for i := range units {
 		u := &units[i]
 		r.byID[u.ID] = u
-		du, err := dag.UnitOf(u.ID, u.DependsOn, u.Objects)
-		if err != nil {
-			return nil, err
-		}
-		du.Ref, du.Parent, du.AwaitChildren, du.HealthChecks = u.Ref, u.Parent, u.AwaitChildren, u.HealthChecks
-		r.dunits = append(r.dunits, du)
 		for _, o := range u.Objects {
 			r.claims[entryOf(o).ID()] = u.ID
 		}
 	}
-	g, err := dag.Build(r.dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
+	dunits, err := dagUnits(units)
+	if err != nil {
+		return nil, err
+	}
+	r.dunits = dunits
+	g, err := dag.Build(dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
 	if err != nil {
 		return nil, err
 	}
 	r.graph = g
 	return r, nil
+}
+
+// Graph is the order Apply and Plan follow for units: their links and the
+// edges dag infers from their objects, with readiness nodes. A caller that
+// selects units by what they depend on (one unit and its dependencies,
+// say) uses it to agree with the applier.
+func (a *Applier) Graph(units []Unit) (*dag.UnitGraph, error) {
+	dunits, err := dagUnits(units)
+	if err != nil {
+		return nil, err
+	}
+	return dag.Build(dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
+}
+
+func dagUnits(units []Unit) ([]dag.Unit, error) {
+	out := make([]dag.Unit, 0, len(units))
+	for _, u := range units {
+		du, err := dag.UnitOf(u.ID, u.Links, u.Objects)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, du)
+	}
+	return out, nil
 }
 
 // pruneCandidates reads the objects of old that cur no longer holds and

@@ -201,9 +201,9 @@ func TestApplyFailureBlocksDependents(t *testing.T) {
 	bad := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_Valid, namespace: " + ns + "}\n"
 	res, err := a.Apply(context.Background(), []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "broken", DependsOn: []string{"ns"}, Objects: objs(t, bad)},
-		{ID: "after-broken", DependsOn: []string{"broken"}, Objects: objs(t, cmDoc(ns, "never"))},
-		{ID: "independent", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "fine"))},
+		{ID: "broken", Links: dag.Links{DependsOn: []string{"ns"}}, Objects: objs(t, bad)},
+		{ID: "after-broken", Links: dag.Links{DependsOn: []string{"broken"}}, Objects: objs(t, cmDoc(ns, "never"))},
+		{ID: "independent", Links: dag.Links{DependsOn: []string{"ns"}}, Objects: objs(t, cmDoc(ns, "fine"))},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+
+	"github.com/gitopskit/gitopskit/dag"
 )
 
 // TestImmutableFields: changing an immutable field fails with a message
@@ -54,8 +56,8 @@ func TestHealthTimeout(t *testing.T) {
 	deploy := deployDoc(ns, "web")
 	res, err := a.Apply(context.Background(), []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "web", DependsOn: []string{"ns"}, Timeout: 2 * time.Second, Objects: objs(t, deploy)},
-		{ID: "after", DependsOn: []string{"web"}, Objects: objs(t, cmDoc(ns, "x"))},
+		{ID: "web", Links: dag.Links{DependsOn: []string{"ns"}}, Timeout: 2 * time.Second, Objects: objs(t, deploy)},
+		{ID: "after", Links: dag.Links{DependsOn: []string{"web"}}, Objects: objs(t, cmDoc(ns, "x"))},
 	})
 	if err != nil {
 		t.Fatal(err)

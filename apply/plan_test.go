@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopskit/gitopskit/inventory"
+
+	"github.com/gitopskit/gitopskit/dag"
 )
 
 func planActions(p *Plan) map[string]string {
@@ -29,7 +31,7 @@ func TestPlan(t *testing.T) {
 		return []Unit{
 			{ID: "platform", Objects: objs(t, nsDoc(ns), crd)},
 			{ID: "gadgets", Objects: objs(t, cr)},
-			{ID: "app", DependsOn: []string{"platform"}, Objects: objs(t, cm, secret)},
+			{ID: "app", Links: dag.Links{DependsOn: []string{"platform"}}, Objects: objs(t, cm, secret)},
 		}
 	}
 	store := &inventory.MemoryStore{}

@@ -69,8 +69,8 @@ func TestHealthChecksAndMissingCRD(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := a.Apply(context.Background(), []Unit{
-		{ID: "fine", HealthChecks: []dag.ObjectRef{{Kind: "ConfigMap", Namespace: ns, Name: "ready"}}},
-		{ID: "waits", Timeout: 2 * time.Second, HealthChecks: []dag.ObjectRef{{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "web"}}},
+		{ID: "fine", Links: dag.Links{HealthChecks: []dag.ObjectRef{{Kind: "ConfigMap", Namespace: ns, Name: "ready"}}}},
+		{ID: "waits", Timeout: 2 * time.Second, Links: dag.Links{HealthChecks: []dag.ObjectRef{{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "web"}}}},
 		{ID: "orphan", Objects: objs(t, "apiVersion: nowhere.example.com/v1\nkind: Thing\nmetadata: {name: x, namespace: "+ns+"}\n")},
 	})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/inventory"
+
+	"github.com/gitopskit/gitopskit/dag"
 )
 
 // newMemoryApplier returns an Applier with an in-memory store, and the store.
@@ -43,19 +45,19 @@ func TestModes(t *testing.T) {
 	ctx := context.Background()
 	first := []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "held", DependsOn: []string{"ns"}, Revision: "r1", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-b"))},
+		{ID: "held", Links: dag.Links{DependsOn: []string{"ns"}}, Revision: "r1", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-b"))},
 	}
 	applyOK(t, a, first...)
 	// held is now skipped with a render that would drop held-b and add
 	// held-c; the broken unit did not render.
 	res, err := a.Apply(ctx, []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "held", DependsOn: []string{"ns"}, Mode: Hold, Revision: "r2", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-c"))},
-		{ID: "after-held", DependsOn: []string{"held"}, Objects: objs(t, cmDoc(ns, "after-held"))},
+		{ID: "held", Links: dag.Links{DependsOn: []string{"ns"}}, Mode: Hold, Revision: "r2", Objects: objs(t, cmDoc(ns, "held-a"), cmDoc(ns, "held-c"))},
+		{ID: "after-held", Links: dag.Links{DependsOn: []string{"held"}}, Objects: objs(t, cmDoc(ns, "after-held"))},
 		{ID: "broken", Mode: Fail, Err: errors.New("render: kustomization.yaml: bad")},
-		{ID: "after-broken", DependsOn: []string{"broken"}, Objects: objs(t, cmDoc(ns, "never"))},
+		{ID: "after-broken", Links: dag.Links{DependsOn: []string{"broken"}}, Objects: objs(t, cmDoc(ns, "never"))},
 		{ID: "held-unready", Mode: HoldNotReady, Err: errors.New("suspended while not Ready")},
-		{ID: "after-unready", DependsOn: []string{"held-unready"}, Objects: objs(t, cmDoc(ns, "never2"))},
+		{ID: "after-unready", Links: dag.Links{DependsOn: []string{"held-unready"}}, Objects: objs(t, cmDoc(ns, "never2"))},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -95,11 +97,11 @@ func TestRemovedUnit(t *testing.T) {
 	ctx := context.Background()
 	applyOK(t, a,
 		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		Unit{ID: "gone", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "gone-a"), cmDoc(ns, "moved"))},
+		Unit{ID: "gone", Links: dag.Links{DependsOn: []string{"ns"}}, Objects: objs(t, cmDoc(ns, "gone-a"), cmDoc(ns, "moved"))},
 	)
 	applyOK(t, a,
 		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		Unit{ID: "heir", DependsOn: []string{"ns"}, Objects: objs(t, cmDoc(ns, "moved"))},
+		Unit{ID: "heir", Links: dag.Links{DependsOn: []string{"ns"}}, Objects: objs(t, cmDoc(ns, "moved"))},
 		Unit{ID: "gone", Mode: Remove},
 	)
 	if exists(t, cmGVR, ns, "gone-a") || !exists(t, cmGVR, ns, "moved") {
@@ -125,11 +127,11 @@ func TestOrphan(t *testing.T) {
 	ctx := context.Background()
 	applyOK(t, a,
 		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		Unit{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"), cmDoc(ns, "second"))},
+		Unit{ID: "keep", Links: dag.Links{DependsOn: []string{"ns"}}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"), cmDoc(ns, "second"))},
 	)
 	plan, err := a.Plan(ctx, []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
+		{ID: "keep", Links: dag.Links{DependsOn: []string{"ns"}}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +143,7 @@ func TestOrphan(t *testing.T) {
 	}
 	res := applyOK(t, a,
 		Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		Unit{ID: "keep", DependsOn: []string{"ns"}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
+		Unit{ID: "keep", Links: dag.Links{DependsOn: []string{"ns"}}, Orphan: true, Objects: objs(t, cmDoc(ns, "first"))},
 	)
 	if u, _ := res.Unit("keep"); len(u.Pruned) != 0 || len(u.Orphaned) != 1 || u.Orphaned[0].Name != "second" {
 		t.Errorf("pruned %v, orphaned %v", u.Pruned, u.Orphaned)
@@ -172,8 +174,8 @@ func TestNoWait(t *testing.T) {
 	}
 	res, err := a.Apply(context.Background(), []Unit{
 		{ID: "ns", Objects: objs(t, nsDoc(ns))},
-		{ID: "nowait", DependsOn: []string{"ns"}, NoWait: true, Objects: objs(t, deployDoc(ns, "a"))},
-		{ID: "wait", DependsOn: []string{"ns"}, Objects: objs(t, deployDoc(ns, "b"))},
+		{ID: "nowait", Links: dag.Links{DependsOn: []string{"ns"}}, NoWait: true, Objects: objs(t, deployDoc(ns, "a"))},
+		{ID: "wait", Links: dag.Links{DependsOn: []string{"ns"}}, Objects: objs(t, deployDoc(ns, "b"))},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func ExampleBuild() {
 	units := []dag.Unit{
 		{ID: "Kustomization/flux-system/issuers", Objects: []dag.Object{issuer}},
 		{ID: "HelmRelease/cert-manager/cert-manager", Objects: []dag.Object{crd}},
-		{ID: "Kustomization/flux-system/apps", DependsOn: []string{"Kustomization/flux-system/issuers"}},
+		{ID: "Kustomization/flux-system/apps", Links: dag.Links{DependsOn: []string{"Kustomization/flux-system/issuers"}}},
 	}
 	g, err := dag.Build(units, dag.Options{})
 	if err != nil {

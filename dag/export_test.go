@@ -20,20 +20,20 @@ func seedUnits() []Unit {
 			ns("istio-system"), ns("cert-manager"), ns("database"),
 			obj("source.toolkit.fluxcd.io", "HelmRepository", "flux-system", "jetstack"),
 		}},
-		{ID: "HelmRelease/cert-manager/cert-manager", DependsOn: []string{"Kustomization/flux-system/infrastructure"}, Objects: []Object{
+		{ID: "HelmRelease/cert-manager/cert-manager", Links: Links{DependsOn: []string{"Kustomization/flux-system/infrastructure"}}, Objects: []Object{
 			crd("cert-manager.io", "ClusterIssuer", "clusterissuers"), crd("cert-manager.io", "Certificate", "certificates"),
 			obj("apps", "Deployment", "cert-manager", "cert-manager"),
 		}},
 		{ID: "HelmRelease/istio-system/istio-base", Objects: []Object{crd("networking.istio.io", "Gateway", "gateways")}},
-		{ID: "HelmRelease/istio-system/istio-ingress", DependsOn: []string{"HelmRelease/istio-system/istio-base"}, Objects: []Object{
+		{ID: "HelmRelease/istio-system/istio-ingress", Links: Links{DependsOn: []string{"HelmRelease/istio-system/istio-base"}}, Objects: []Object{
 			obj("apps", "Deployment", "istio-system", "istio-ingress"),
 		}},
 		{ID: "HelmRelease/database/postgresql", Objects: []Object{obj("apps", "StatefulSet", "database", "postgresql")}},
-		{ID: "Kustomization/flux-system/dependency", DependsOn: []string{"Kustomization/flux-system/infrastructure"}, Objects: []Object{
+		{ID: "Kustomization/flux-system/dependency", Links: Links{DependsOn: []string{"Kustomization/flux-system/infrastructure"}}, Objects: []Object{
 			issuer, obj("cert-manager.io", "Certificate", "istio-system", "gateway-tls"),
 			obj("networking.istio.io", "Gateway", "istio-system", "public"),
 		}},
-		{ID: "Kustomization/flux-system/application", DependsOn: []string{"Kustomization/flux-system/dependency"}, Objects: []Object{
+		{ID: "Kustomization/flux-system/application", Links: Links{DependsOn: []string{"Kustomization/flux-system/dependency"}}, Objects: []Object{
 			ns("app"), obj("apps", "Deployment", "app", "web"),
 			withDeps(obj("batch", "Job", "app", "migrate"), ObjectRef{Group: "apps", Kind: "StatefulSet", Namespace: "database", Name: "postgresql"}),
 		}},

@@ -15,6 +15,15 @@ import (
 type Unit struct {
 	// ID names the unit, e.g. "Kustomization/flux-system/apps".
 	ID string
+	Links
+	// Objects are what the unit applies.
+	Objects []Object
+}
+
+// Links place a unit among the others: what it declares it depends on,
+// what defines it, and what its readiness waits for. render reads them
+// from the Flux object once; apply and dag take them as they are.
+type Links struct {
 	// Ref is the object that defines the unit (the Flux Kustomization or
 	// HelmRelease itself), so a health check naming it is read as waiting
 	// for the unit. Zero when the unit has no such object.
@@ -33,15 +42,13 @@ type Unit struct {
 	// unit is ready (Flux's spec.healthChecks): objects of its own, of other
 	// units, or — by Ref — other units themselves.
 	HealthChecks []ObjectRef
-	// Objects are what the unit applies.
-	Objects []Object
 }
 
 // UnitOf builds a Unit from unstructured objects, naming the unit in any
 // error (an object whose depends-on annotation does not parse, a CRD with
 // no group or kind).
-func UnitOf(id string, dependsOn []string, objs []*unstructured.Unstructured) (Unit, error) {
-	u := Unit{ID: id, DependsOn: dependsOn, Objects: make([]Object, 0, len(objs))}
+func UnitOf(id string, links Links, objs []*unstructured.Unstructured) (Unit, error) {
+	u := Unit{ID: id, Links: links, Objects: make([]Object, 0, len(objs))}
 	var errs []error
 	for _, obj := range objs {
 		o, err := ObjectOf(obj)

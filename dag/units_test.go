@@ -54,7 +54,7 @@ func TestBuildInference(t *testing.T) {
 		problems []problemKey
 	}{
 		"explicit dependsOn": {
-			units: []Unit{{ID: "infra"}, {ID: "apps", DependsOn: []string{"infra"}}},
+			units: []Unit{{ID: "infra"}, {ID: "apps", Links: Links{DependsOn: []string{"infra"}}}},
 			edges: []Edge{{From: "infra", To: "apps", Reason: ReasonDependsOn}},
 		},
 		"CRD from a Helm release orders its custom resources with no dependsOn": {
@@ -84,7 +84,7 @@ func TestBuildInference(t *testing.T) {
 		"several reasons between the same units are all kept": {
 			units: []Unit{
 				{ID: "infra", Objects: []Object{ns("cert-manager"), certManagerCRD}},
-				{ID: "deps", DependsOn: []string{"infra"}, Objects: []Object{issuer, obj("", "Secret", "cert-manager", "acme-key")}},
+				{ID: "deps", Links: Links{DependsOn: []string{"infra"}}, Objects: []Object{issuer, obj("", "Secret", "cert-manager", "acme-key")}},
 			},
 			edges: []Edge{
 				{From: "infra", To: "deps", Reason: ReasonCRD, Detail: "clusterissuers.cert-manager.io"},
@@ -127,7 +127,7 @@ func TestBuildInference(t *testing.T) {
 		"explicit-only infers nothing and reports a CRD outside the ancestors": {
 			units: []Unit{
 				{ID: "infra", Objects: []Object{ns("apps"), certManagerCRD}},
-				{ID: "ok", DependsOn: []string{"infra"}, Objects: []Object{issuer}},
+				{ID: "ok", Links: Links{DependsOn: []string{"infra"}}, Objects: []Object{issuer}},
 				{ID: "bad", Objects: []Object{obj("cert-manager.io", "ClusterIssuer", "", "other"), obj("", "ConfigMap", "apps", "c")}},
 			},
 			opts:     Options{ExplicitOnly: true},
@@ -205,7 +205,7 @@ func TestBuildErrors(t *testing.T) {
 			text:  []string{"a: unit ID appears more than once"},
 		},
 		"dependsOn a missing unit": {
-			units: []Unit{{ID: "apps", DependsOn: []string{"infra", "deps"}}},
+			units: []Unit{{ID: "apps", Links: Links{DependsOn: []string{"infra", "deps"}}}},
 			want:  []problemKey{{ProblemMissingUnit, "apps", ""}, {ProblemMissingUnit, "apps", ""}},
 			text:  []string{`apps: dependsOn "infra", which is not a unit`, `apps: dependsOn "deps"`},
 		},
@@ -235,7 +235,7 @@ func TestBuildErrors(t *testing.T) {
 // with its reason.
 func TestInferenceNeverContradictsDeclared(t *testing.T) {
 	units := []Unit{
-		{ID: "crds", DependsOn: []string{"issuers"}, Objects: []Object{certManagerCRD}},
+		{ID: "crds", Links: Links{DependsOn: []string{"issuers"}}, Objects: []Object{certManagerCRD}},
 		{ID: "issuers", Objects: []Object{issuer}},
 	}
 	g, err := Build(units, Options{})
@@ -258,8 +258,8 @@ func TestInferenceNeverContradictsDeclared(t *testing.T) {
 	}
 
 	declared := []Unit{
-		{ID: "a", DependsOn: []string{"b"}},
-		{ID: "b", DependsOn: []string{"a"}, Objects: []Object{withDeps(obj("", "ConfigMap", "x", "c"), ObjectRef{Kind: "Secret", Namespace: "x", Name: "s"})}},
+		{ID: "a", Links: Links{DependsOn: []string{"b"}}},
+		{ID: "b", Links: Links{DependsOn: []string{"a"}}, Objects: []Object{withDeps(obj("", "ConfigMap", "x", "c"), ObjectRef{Kind: "Secret", Namespace: "x", Name: "s"})}},
 		{ID: "c", Objects: []Object{obj("", "Secret", "x", "s")}},
 	}
 	g, err = Build(declared, Options{})
@@ -289,7 +289,7 @@ func TestNamespaceHeldByTwoUnits(t *testing.T) {
 		"both hold it, the dependent comes after": {
 			units: []Unit{
 				{ID: "Kustomization/flux-system/dependency", Objects: []Object{ns("bhs-orthweb"), obj("apps", "StatefulSet", "bhs-orthweb", "db")}},
-				{ID: "Kustomization/flux-system/application", DependsOn: []string{"Kustomization/flux-system/dependency"},
+				{ID: "Kustomization/flux-system/application", Links: Links{DependsOn: []string{"Kustomization/flux-system/dependency"}},
 					Objects: []Object{ns("bhs-orthweb"), obj("apps", "Deployment", "bhs-orthweb", "web")}},
 			},
 			edges:    []Edge{{From: "Kustomization/flux-system/dependency", To: "Kustomization/flux-system/application", Reason: ReasonDependsOn}},
@@ -298,7 +298,7 @@ func TestNamespaceHeldByTwoUnits(t *testing.T) {
 		"only the dependent holds it: the edge is dropped, not a cycle": {
 			units: []Unit{
 				{ID: "dependency", Objects: []Object{obj("apps", "StatefulSet", "web", "db")}},
-				{ID: "application", DependsOn: []string{"dependency"}, Objects: []Object{ns("web")}},
+				{ID: "application", Links: Links{DependsOn: []string{"dependency"}}, Objects: []Object{ns("web")}},
 			},
 			edges:    []Edge{{From: "dependency", To: "application", Reason: ReasonDependsOn}},
 			problems: []problemKey{{ProblemDroppedEdge, "dependency", ""}},
@@ -307,8 +307,8 @@ func TestNamespaceHeldByTwoUnits(t *testing.T) {
 			units: []Unit{
 				{ID: "infra", Objects: []Object{ns("web")}},
 				{ID: "other", Objects: []Object{ns("web")}},
-				{ID: "app", DependsOn: []string{"base"}, Objects: []Object{obj("", "ConfigMap", "web", "c")}},
-				{ID: "base", Parent: "infra"},
+				{ID: "app", Links: Links{DependsOn: []string{"base"}}, Objects: []Object{obj("", "ConfigMap", "web", "c")}},
+				{ID: "base", Links: Links{Parent: "infra"}},
 			},
 			edges: []Edge{
 				{From: "base", To: "app", Reason: ReasonDependsOn},
@@ -360,10 +360,10 @@ func TestReadinessNode(t *testing.T) {
 	deploy := ObjectRef{Group: "apps", Kind: "Deployment", Namespace: "cert-manager", Name: "cert-manager"}
 	units := []Unit{
 		{ID: "infra", Objects: []Object{ns("cert-manager"), ns("istio-system")},
-			HealthChecks: []ObjectRef{hr("cert-manager"), hr("istio-base"), deploy, {Kind: "ConfigMap", Namespace: "cert-manager", Name: "own"}}},
-		{ID: "cert-manager", Ref: hr("cert-manager"), Parent: "infra", Objects: []Object{certManagerCRD, {ObjectRef: deploy}}},
-		{ID: "istio-base", Ref: hr("istio-base"), Parent: "infra", Objects: []Object{obj("", "ServiceAccount", "istio-system", "istio")}},
-		{ID: "issuers", DependsOn: []string{"infra"}, Objects: []Object{issuer}},
+			Links: Links{HealthChecks: []ObjectRef{hr("cert-manager"), hr("istio-base"), deploy, {Kind: "ConfigMap", Namespace: "cert-manager", Name: "own"}}}},
+		{ID: "cert-manager", Links: Links{Ref: hr("cert-manager"), Parent: "infra"}, Objects: []Object{certManagerCRD, {ObjectRef: deploy}}},
+		{ID: "istio-base", Links: Links{Ref: hr("istio-base"), Parent: "infra"}, Objects: []Object{obj("", "ServiceAccount", "istio-system", "istio")}},
+		{ID: "issuers", Links: Links{DependsOn: []string{"infra"}}, Objects: []Object{issuer}},
 	}
 	units[0].Objects = append(units[0].Objects, obj("", "ConfigMap", "cert-manager", "own"))
 	g, err := Build(units, Options{})
@@ -405,26 +405,26 @@ func TestReadinessProblems(t *testing.T) {
 		problems      []problemKey
 	}{
 		"a check on an object nobody renders": {
-			units:    []Unit{{ID: "a", HealthChecks: []ObjectRef{{Group: "apps", Kind: "Deployment", Namespace: "x", Name: "ghost"}}}},
+			units:    []Unit{{ID: "a", Links: Links{HealthChecks: []ObjectRef{{Group: "apps", Kind: "Deployment", Namespace: "x", Name: "ghost"}}}}},
 			problems: []problemKey{{ProblemHealthCheck, "a", "Deployment.apps/x/ghost"}},
 		},
 		"a check on a unit that waits for this one": {
 			units: []Unit{
-				{ID: "a", Ref: ks("a"), HealthChecks: []ObjectRef{ks("b")}},
-				{ID: "b", Ref: ks("b"), DependsOn: []string{"a"}},
+				{ID: "a", Links: Links{Ref: ks("a"), HealthChecks: []ObjectRef{ks("b")}}},
+				{ID: "b", Links: Links{Ref: ks("b"), DependsOn: []string{"a"}}},
 			},
 			unsatisfiable: []string{"healthChecks names Kustomization.kustomize.toolkit.fluxcd.io/flux-system/b of b, which itself waits for this unit"},
 			problems:      []problemKey{{ProblemDroppedEdge, "a", ""}, {ProblemHealthCheck, "a", ""}},
 		},
 		"a check on the unit itself": {
-			units:         []Unit{{ID: "a", Ref: ks("a"), HealthChecks: []ObjectRef{ks("a")}}},
+			units:         []Unit{{ID: "a", Links: Links{Ref: ks("a"), HealthChecks: []ObjectRef{ks("a")}}}},
 			unsatisfiable: []string{"healthChecks names Kustomization.kustomize.toolkit.fluxcd.io/flux-system/a, the unit itself"},
 			problems:      []problemKey{{ProblemHealthCheck, "a", ""}},
 		},
 		"wait over a child that dependsOn its parent: that child is not awaited": {
 			units: []Unit{
-				{ID: "a", AwaitChildren: true},
-				{ID: "b", Parent: "a", DependsOn: []string{"a"}},
+				{ID: "a", Links: Links{AwaitChildren: true}},
+				{ID: "b", Links: Links{Parent: "a", DependsOn: []string{"a"}}},
 			},
 			problems: []problemKey{{ProblemDroppedEdge, "a", ""}},
 		},
@@ -450,8 +450,8 @@ func TestReadinessProblems(t *testing.T) {
 
 func TestCheckReportsEverythingAtOnce(t *testing.T) {
 	units := []Unit{
-		{ID: "a", DependsOn: []string{"b", "ghost"}, Objects: []Object{obj("", "ConfigMap", "x", "c")}},
-		{ID: "b", DependsOn: []string{"a"}, Objects: []Object{obj("", "ConfigMap", "x", "c"), obj("example.com", "Thing", "x", "t")}},
+		{ID: "a", Links: Links{DependsOn: []string{"b", "ghost"}}, Objects: []Object{obj("", "ConfigMap", "x", "c")}},
+		{ID: "b", Links: Links{DependsOn: []string{"a"}}, Objects: []Object{obj("", "ConfigMap", "x", "c"), obj("example.com", "Thing", "x", "t")}},
 		{ID: "b"},
 	}
 	want := []problemKey{
@@ -494,11 +494,11 @@ metadata:
   annotations:
     config.kubernetes.io/depends-on: apps/namespaces/data/StatefulSet/postgres,/namespaces/data/Secret/creds
 `
-	u, err := UnitOf("apps", []string{"infra"}, []*unstructured.Unstructured{unstructuredOf(t, crdYAML), unstructuredOf(t, job)})
+	u, err := UnitOf("apps", Links{DependsOn: []string{"infra"}}, []*unstructured.Unstructured{unstructuredOf(t, crdYAML), unstructuredOf(t, job)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Unit{ID: "apps", DependsOn: []string{"infra"}, Objects: []Object{
+	want := Unit{ID: "apps", Links: Links{DependsOn: []string{"infra"}}, Objects: []Object{
 		{ObjectRef: ObjectRef{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Name: "certificates.cert-manager.io"},
 			Defines: &schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}},
 		{ObjectRef: ObjectRef{Group: "batch", Kind: "Job", Namespace: "data", Name: "migrate"}, DependsOn: []ObjectRef{
@@ -519,7 +519,7 @@ metadata:
   annotations:
     config.kubernetes.io/depends-on: not-a-reference
 `
-	_, err = UnitOf("apps", nil, []*unstructured.Unstructured{unstructuredOf(t, bad)})
+	_, err = UnitOf("apps", Links{}, []*unstructured.Unstructured{unstructuredOf(t, bad)})
 	if err == nil || !strings.HasPrefix(err.Error(), "apps: ConfigMap/x/c: annotation config.kubernetes.io/depends-on:") {
 		t.Errorf("bad annotation: err = %v", err)
 	}

@@ -58,9 +58,8 @@ type Unit struct {
 	ID string
 	// Object is the Flux object itself.
 	Object *unstructured.Unstructured
-	// Parent is the unit whose output held Object ("" for the root).
-	Parent string
-	// Spec is the Flux semantics read from Object.
+	// Spec is the Flux semantics read from Object, with its Links; Parent
+	// is the unit whose output held Object ("" for the root).
 	Spec
 	// Revision is the source revision rendered; SpecHash a digest of the
 	// spec, so a change to either is visible.
@@ -180,14 +179,14 @@ func (l *graphLoader) add(obj *unstructured.Unstructured, parent string) {
 	}
 	raw, _ := json.Marshal(obj.Object["spec"])
 	sum := sha256.Sum256(raw)
-	u := &Unit{ID: id, Object: obj, Parent: parent, SpecHash: "sha256:" + hex.EncodeToString(sum[:])}
+	u := &Unit{ID: id, Object: obj, SpecHash: "sha256:" + hex.EncodeToString(sum[:])}
 	spec, err := specOf(obj)
+	u.Spec, u.Parent = spec, parent
 	if err != nil {
 		u.Err = fmt.Errorf("%s: %w", id, err)
 		l.units[id] = u // failed: never rendered
 		return
 	}
-	u.Spec = spec
 	l.units[id] = u
 	l.pending = append(l.pending, u)
 }
@@ -463,11 +462,10 @@ func (g *Graph) DagUnits() ([]dag.Unit, error) {
 		for _, o := range u.Applied() {
 			objs = append(objs, o.Unstructured)
 		}
-		du, err := dag.UnitOf(u.ID, u.DependsOn, objs)
+		du, err := dag.UnitOf(u.ID, u.Links, objs)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		du.Ref, du.Parent, du.AwaitChildren, du.HealthChecks = u.Ref(), u.Parent, u.AwaitsChildren(), u.HealthChecks
 		out = append(out, du)
 	}
 	return out, errors.Join(errs...)

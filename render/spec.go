@@ -18,9 +18,14 @@ import (
 // does not parse (a timeout of "5x", a health check with no kind) fails
 // the unit, naming the field.
 type Spec struct {
-	// DependsOn lists unit IDs from spec.dependsOn (namespace defaulted to
-	// the unit's own, as Flux does).
-	DependsOn []string
+	// Links are what dag and apply order the unit by: Ref (the object
+	// itself), Parent (set by Load), DependsOn (spec.dependsOn, namespace
+	// defaulted to the unit's own as Flux does), HealthChecks
+	// (spec.healthChecks; empty when Wait is set, as Flux ignores them
+	// then — one naming a Kustomization or HelmRelease names that unit: it
+	// is satisfied when the unit is Ready) and AwaitChildren (a
+	// Kustomization's wait: true also covers the units it defines).
+	dag.Links
 	// Suspended is spec.suspend.
 	Suspended bool
 	// Prune is whether objects the unit stops rendering are deleted:
@@ -29,17 +34,10 @@ type Spec struct {
 	// renders.
 	Prune bool
 	// Wait is whether the unit waits for what it applies to be healthy
-	// before it is Ready: a Kustomization's spec.wait (which then also
-	// covers the Kustomizations and HelmReleases it defines, and makes
-	// Flux ignore healthChecks); a HelmRelease unless both
-	// install.disableWait and upgrade.disableWait are set (gitopskit does
-	// not tell an install from an upgrade; waiting is the safe side).
+	// before it is Ready: a Kustomization's spec.wait; a HelmRelease unless
+	// both install.disableWait and upgrade.disableWait are set (gitopskit
+	// does not tell an install from an upgrade; waiting is the safe side).
 	Wait bool
-	// HealthChecks are the objects spec.healthChecks names (empty when
-	// Wait is set, as Flux ignores them then). One naming a Kustomization
-	// or HelmRelease names that unit: it is satisfied when the unit is
-	// Ready.
-	HealthChecks []dag.ObjectRef
 	// Timeout is spec.timeout (zero when unset: the applier's default).
 	Timeout time.Duration
 	// Interval and RetryInterval are spec.interval and spec.retryInterval
@@ -99,8 +97,11 @@ func specOf(obj *unstructured.Unstructured) (Spec, error) {
 	// the API server would refuse) prunes, as gitopskit has always read it.
 	s := Spec{Suspended: fs.Suspend, Prune: helm || fs.Prune == nil || *fs.Prune, Wait: fs.Wait,
 		ServiceAccountName: fs.ServiceAccountName, TargetNamespace: fs.TargetNamespace}
+	s.Ref = dag.RefOf(obj)
 	if helm {
 		s.Wait = !(fs.Install != nil && fs.Install.DisableWait && fs.Upgrade != nil && fs.Upgrade.DisableWait)
+	} else {
+		s.AwaitChildren = s.Wait
 	}
 	for _, d := range []struct {
 		to   *time.Duration
@@ -157,18 +158,4 @@ func unmarshalField(err error) error {
 		return fmt.Errorf("a duration does not parse: %s", msg[i:])
 	}
 	return err
-}
-
-// Ref is the object that defines the unit, as dag names it.
-func (u *Unit) Ref() dag.ObjectRef {
-	if u.Object == nil {
-		return dag.ObjectRef{}
-	}
-	return dag.RefOf(u.Object)
-}
-
-// AwaitsChildren reports whether the unit's readiness covers the units it
-// defines: a Kustomization with spec.wait.
-func (u *Unit) AwaitsChildren() bool {
-	return u.Wait && u.Object != nil && u.Object.GroupVersionKind().Group == KustomizeGroup
 }

@@ -17,6 +17,8 @@ import (
 func TestSpecOf(t *testing.T) {
 	const ks = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n"
 	const hr = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: db, namespace: data}\nspec:\n"
+	ksRef := dag.ObjectRef{Group: KustomizeGroup, Kind: "Kustomization", Namespace: "flux-system", Name: "apps"}
+	hrRef := dag.ObjectRef{Group: HelmGroup, Kind: "HelmRelease", Namespace: "data", Name: "db"}
 	tests := map[string]struct {
 		obj     string
 		want    Spec
@@ -24,7 +26,7 @@ func TestSpecOf(t *testing.T) {
 	}{
 		"kustomization defaults": {
 			obj:  ks + "  interval: 10m\n  prune: true\n",
-			want: Spec{Prune: true, Interval: 10 * time.Minute},
+			want: Spec{Links: dag.Links{Ref: ksRef}, Prune: true, Interval: 10 * time.Minute},
 		},
 		"prune false, wait, timeout, dependsOn": {
 			obj: ks + "  interval: 1h\n  retryInterval: 1m\n  timeout: 5m\n  prune: false\n  wait: true\n  suspend: true\n" +
@@ -32,23 +34,23 @@ func TestSpecOf(t *testing.T) {
 				"  healthChecks:\n  - {apiVersion: apps/v1, kind: Deployment, name: web, namespace: web}\n",
 			want: Spec{Suspended: true, Wait: true, Timeout: 5 * time.Minute, Interval: time.Hour, RetryInterval: time.Minute,
 				ServiceAccountName: "apps", TargetNamespace: "web",
-				DependsOn: []string{"Kustomization/flux-system/infra", "Kustomization/team/other"}},
+				Links: dag.Links{Ref: ksRef, AwaitChildren: true, DependsOn: []string{"Kustomization/flux-system/infra", "Kustomization/team/other"}}},
 		},
 		"health checks, a Flux one defaulting its namespace": {
 			obj: ks + "  interval: 10m\n  prune: true\n  healthChecks:\n  - {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: cert-manager}\n" +
 				"  - {apiVersion: apps/v1, kind: Deployment, name: cert-manager, namespace: cert-manager}\n",
-			want: Spec{Prune: true, Interval: 10 * time.Minute, HealthChecks: []dag.ObjectRef{
+			want: Spec{Prune: true, Interval: 10 * time.Minute, Links: dag.Links{Ref: ksRef, HealthChecks: []dag.ObjectRef{
 				{Group: HelmGroup, Kind: "HelmRelease", Namespace: "flux-system", Name: "cert-manager"},
 				{Group: "apps", Kind: "Deployment", Namespace: "cert-manager", Name: "cert-manager"},
-			}},
+			}}},
 		},
 		"helm release waits": {
 			obj:  hr + "  interval: 10m\n  install: {disableWait: true}\n",
-			want: Spec{Prune: true, Wait: true, Interval: 10 * time.Minute},
+			want: Spec{Links: dag.Links{Ref: hrRef}, Prune: true, Wait: true, Interval: 10 * time.Minute},
 		},
 		"helm release with waiting disabled": {
 			obj:  hr + "  interval: 10m\n  timeout: 10m\n  install: {disableWait: true}\n  upgrade: {disableWait: true}\n  dependsOn: [{name: base}]\n",
-			want: Spec{Prune: true, Interval: 10 * time.Minute, Timeout: 10 * time.Minute, DependsOn: []string{"HelmRelease/data/base"}},
+			want: Spec{Prune: true, Interval: 10 * time.Minute, Timeout: 10 * time.Minute, Links: dag.Links{Ref: hrRef, DependsOn: []string{"HelmRelease/data/base"}}},
 		},
 		"a timeout that does not parse": {
 			obj:     ks + "  interval: 10m\n  prune: true\n  timeout: 5x\n",
@@ -121,15 +123,15 @@ func TestLoadBadSpec(t *testing.T) {
 		t.Errorf("after: blocked by %q", after.BlockedBy)
 	}
 	parent := g.Unit("Kustomization/flux-system/parent")
-	if parent.Err != nil || !parent.AwaitsChildren() || parent.Ref().Kind != "Kustomization" {
-		t.Errorf("parent: %v, awaits children %v, ref %v", parent.Err, parent.AwaitsChildren(), parent.Ref())
+	if parent.Err != nil || !parent.AwaitChildren || parent.Ref.Kind != "Kustomization" || parent.Parent != RootID {
+		t.Errorf("parent: %v, links %+v", parent.Err, parent.Links)
 	}
 	dus, err := g.DagUnits()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, du := range dus {
-		if du.ID == parent.ID && (!du.AwaitChildren || du.Ref != parent.Ref() || du.Parent != RootID) {
+		if du.ID == parent.ID && !cmp.Equal(du.Links, parent.Links) {
 			t.Errorf("dag unit of parent: %+v", du)
 		}
 	}
