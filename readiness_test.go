@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/gitopskit/gitopskit"
@@ -124,6 +125,16 @@ func TestReadinessOnRealShapes(t *testing.T) {
 		if s.ID != impossible && s.Ready != gitopskit.ReadyTrue {
 			t.Errorf("%s: ready %s: %s", s.ID, s.Ready, s.Message)
 		}
+	}
+	// A warning at most: the shared Namespace, and the check on an object
+	// nobody renders.
+	var warned []string
+	for _, w := range res.Warnings {
+		warned = append(warned, string(w.Kind)+" "+w.Unit+" "+w.Object)
+	}
+	want := []string{"duplicate-object  Namespace/ready-shared", "health-check " + impossible + " Deployment.apps/nowhere/ghost"}
+	if diff := cmp.Diff(want, warned); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 	all := evs.take()
 	at := func(typ apply.EventType, unit string) int {

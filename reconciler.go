@@ -233,6 +233,9 @@ func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*
 		return nil, errors.Join(err, res.SourceErr)
 	}
 	res.Result = *out
+	for _, w := range out.Warnings {
+		r.log.Warn("ordering", "problem", w.String())
+	}
 	r.record(res.Graph, units, out, res.SourceErr)
 	return res, res.SourceErr
 }

@@ -236,6 +236,26 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 // Result is the outcome of Apply for every unit.
 type Result struct {
 	Units []UnitResult
+	// Warnings are what the order of the units left out or cannot check
+	// (see warnings): inferred edges dropped because they contradicted a
+	// declared dependsOn, health checks on objects no unit renders,
+	// objects claimed by several units.
+	Warnings []dag.Problem
+}
+
+// warnings picks from a graph's problems those that matter when applying:
+// a missing CRD is left to the server to report, which knows what is
+// installed.
+func warnings(g *dag.UnitGraph) []dag.Problem {
+	var out []dag.Problem
+	for _, p := range g.Problems {
+		switch p.Kind {
+		case dag.ProblemMissingCRD, dag.ProblemCRDNotAncestor:
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Unit returns one unit's result.
@@ -306,7 +326,7 @@ func (a *Applier) Apply(ctx context.Context, units []Unit) (*Result, error) {
 	for _, n := range walk {
 		nodes[n.ID] = n
 	}
-	out := &Result{}
+	out := &Result{Warnings: warnings(g)}
 	for _, id := range g.UnitNodes() {
 		n := nodes[id]
 		r := results[id]

@@ -53,6 +53,8 @@ type PlannedObject struct {
 // changed.
 type Plan struct {
 	Objects []PlannedObject
+	// Warnings are as in Result.
+	Warnings []dag.Problem
 }
 
 // String prints the plan as a table followed by the diffs.
@@ -68,6 +70,9 @@ func (p *Plan) String() string {
 		if o.Diff != "" {
 			fmt.Fprintf(&b, "\n%s", o.Diff)
 		}
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "\nwarning: %s", w)
 	}
 	return b.String()
 }
@@ -103,7 +108,7 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	plan := &Plan{}
+	plan := &Plan{Warnings: warnings(r.graph)}
 	for _, id := range order {
 		if _, ready := r.graph.NodeUnit(id); ready {
 			continue

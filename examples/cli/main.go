@@ -184,6 +184,9 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(out, "warning: %s\n", w)
+		}
 		return res.Err()
 	case "run":
 		ctx, stop := context.WithCancel(ctx)
