@@ -16,9 +16,13 @@
 //     carrying its provenance.
 //   - dag orders units and objects: explicit dependsOn, and inferred edges
 //     such as a CustomResourceDefinition before its custom resources and a
-//     Namespace before what lives in it; it finds cycles, schedules nodes as
-//     soon as their own dependencies are done, selects subgraphs and exports
-//     DOT and Mermaid.
+//     Namespace before what lives in it — never against what is declared —
+//     and readiness nodes, so a Kustomization health-checking the
+//     HelmReleases it defines is Ready after them without holding them
+//     back; it finds cycles, schedules nodes as soon as their own
+//     dependencies are done, selects subgraphs and exports DOT and Mermaid.
+//     Its ObjectRef names objects for every package, and its Links say how
+//     a unit is placed among the others.
 //   - apply server-side applies objects in that order, waits for health,
 //     computes dry-run plans and prunes what a unit no longer renders.
 //   - inventory remembers which objects each unit owns, so pruning deletes

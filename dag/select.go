@@ -83,28 +83,3 @@ func (g *Graph) Subgraph(ids []string) *Graph {
 	}
 	return sub
 }
-
-// reaches reports whether to can be reached from from along dependency
-// edges: whether to depends on from, directly or not.
-func (g *Graph) reaches(from, to int) bool {
-	if from == to {
-		return true
-	}
-	seen := make([]bool, len(g.ids))
-	stack := []int{from}
-	seen[from] = true
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, m := range g.users[n] {
-			if m == to {
-				return true
-			}
-			if !seen[m] {
-				seen[m] = true
-				stack = append(stack, m)
-			}
-		}
-	}
-	return false
-}

@@ -191,13 +191,17 @@ type builder struct {
 	unitOf []int // node index per input unit; -1 for duplicates
 	// declared[n] lists the nodes n depends on by declared edges or as its
 	// parent: what "ancestor" means when choosing among holders.
-	declared  [][]int
-	ancestors map[int]map[int]bool
-	soft      []Problem
+	declared [][]int
+	soft     []Problem
+	// seen and stamp mark nodes visited by one search without clearing
+	// (or allocating) between searches; stack is reused the same way.
+	seen  []int
+	stamp int
+	stack []int
 }
 
 func build(units []Unit, opts Options) (*UnitGraph, []Problem) {
-	b := &builder{g: New(), units: units, unitOf: make([]int, len(units)), ancestors: map[int]map[int]bool{}}
+	b := &builder{g: New(), units: units, unitOf: make([]int, len(units))}
 	g := b.g
 	var fatal []Problem
 	for i, u := range units {
@@ -304,6 +308,7 @@ func build(units []Unit, opts Options) (*UnitGraph, []Problem) {
 	// Declared edges: dependsOn (from the dependency's readiness) and
 	// depends-on annotations. Only these can make a cycle error.
 	b.declared = make([][]int, g.Len())
+	b.seen = make([]int, g.Len())
 	for i, u := range units {
 		n := b.unitOf[i]
 		if n < 0 {
@@ -360,10 +365,11 @@ func build(units []Unit, opts Options) (*UnitGraph, []Problem) {
 	}
 	reported, crdDone := map[unitKind]bool{}, map[unitKind]bool{}
 	type need struct {
-		unit   int
-		object ObjectRef
+		unit      int
+		namespace string
 	}
 	var nsNeeds []need
+	needed := map[need]bool{}
 	for i, u := range units {
 		n := b.unitOf[i]
 		if n < 0 {
@@ -391,14 +397,15 @@ func build(units []Unit, opts Options) (*UnitGraph, []Problem) {
 					b.infer(p.unit, n, Edge{From: g.ids[p.unit], To: u.ID, Reason: ReasonCRD, Detail: p.name})
 				}
 			}
-			if o.Namespace != "" {
-				nsNeeds = append(nsNeeds, need{unit: n, object: o.ObjectRef})
+			if nd := (need{n, o.Namespace}); o.Namespace != "" && !needed[nd] {
+				needed[nd] = true
+				nsNeeds = append(nsNeeds, nd)
 			}
 		}
 	}
 	for _, nd := range nsNeeds {
-		for _, from := range b.preferred(nd.unit, namespaces[nd.object.Namespace]) {
-			b.infer(from, nd.unit, Edge{From: g.ids[from], To: g.ids[nd.unit], Reason: ReasonNamespace, Detail: nd.object.Namespace})
+		for _, from := range b.preferred(nd.unit, namespaces[nd.namespace]) {
+			b.infer(from, nd.unit, Edge{From: g.ids[from], To: g.ids[nd.unit], Reason: ReasonNamespace, Detail: nd.namespace})
 		}
 	}
 	if opts.ExplicitOnly {
@@ -443,10 +450,9 @@ func (b *builder) preferred(n int, holders []int) []int {
 	if len(holders) == 0 || slices.Contains(holders, n) {
 		return nil
 	}
-	anc := b.ancestorsOf(n)
 	var out []int
 	for _, h := range holders {
-		if anc[h] {
+		if b.search(n, h, b.declared) {
 			out = append(out, h)
 		}
 	}
@@ -456,35 +462,35 @@ func (b *builder) preferred(n int, holders []int) []int {
 	return holders
 }
 
-// ancestorsOf is every unit n declares a dependency on, directly or not,
-// counting parents.
-func (b *builder) ancestorsOf(n int) map[int]bool {
-	if a, ok := b.ancestors[n]; ok {
-		return a
-	}
-	seen := map[int]bool{}
-	queue := slices.Clone(b.declared[n])
-	for len(queue) > 0 {
-		m := queue[0]
-		queue = queue[1:]
-		if seen[m] {
-			continue
+// search reports whether want can be reached from start along adj.
+func (b *builder) search(start, want int, adj [][]int) bool {
+	b.stamp++
+	b.stack = append(b.stack[:0], start)
+	b.seen[start] = b.stamp
+	for len(b.stack) > 0 {
+		n := b.stack[len(b.stack)-1]
+		b.stack = b.stack[:len(b.stack)-1]
+		for _, m := range adj[n] {
+			if m == want {
+				return true
+			}
+			if b.seen[m] != b.stamp {
+				b.seen[m] = b.stamp
+				b.stack = append(b.stack, m)
+			}
 		}
-		seen[m] = true
-		queue = append(queue, b.declared[m]...)
 	}
-	b.ancestors[n] = seen
-	return seen
+	return false
 }
 
 // infer adds an inferred edge unless it would close a cycle with the edges
 // already there; a dropped edge is reported. It reports whether the edge
 // is in the graph.
 func (b *builder) infer(from, to int, e Edge) bool {
-	if from == to {
+	if from == to || slices.ContainsFunc(b.g.edges[[2]int{from, to}], func(x Edge) bool { return x.Reason == e.Reason }) {
 		return true
 	}
-	if b.g.reaches(to, from) {
+	if b.search(to, from, b.g.users) {
 		b.soft = append(b.soft, Problem{Kind: ProblemDroppedEdge, Unit: strings.TrimSuffix(e.To, ReadySuffix),
 			Message: fmt.Sprintf("not ordered by %s: %s would close a cycle with the declared dependencies", e.Reason, e)})
 		return false
