@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"helm.sh/helm/v3/pkg/action"
+
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/render"
@@ -49,7 +51,8 @@ type Options struct {
 	Interval time.Duration
 	// Load configures rendering (mirrors, values, caches). Its Cache
 	// defaults to one kept by the Reconciler, so unchanged units are not
-	// rendered again; its KubeVersion defaults to the cluster's.
+	// rendered again; its KubeVersion and APIVersions default to the
+	// cluster's (read once, when the first pass renders).
 	Load render.LoadOptions
 	// Apply configures applying. Its Store defaults to a ConfigMapStore
 	// named after Name in DefaultNamespace (created when missing), so
@@ -79,7 +82,8 @@ type Reconciler struct {
 	pass sync.Mutex // one reconcile at a time
 
 	versionOnce sync.Once
-	kubeVersion string // the cluster's, for Helm's .Capabilities
+	kubeVersion string   // the cluster's, for Helm's .Capabilities
+	clusterAPIs []string // what the cluster served when first asked
 
 	mu        sync.Mutex
 	last      *source.Artifact // the last artifact fetched
@@ -266,9 +270,15 @@ func (r *Reconciler) prepare(ctx context.Context, only string, depth Depth) (*Re
 	r.log.Info("fetched", "revision", art.Revision)
 
 	loadOpts := r.opts.Load
-	if loadOpts.KubeVersion == "" {
-		r.versionOnce.Do(func() { r.kubeVersion, _ = serverVersion(r.opts.Config) })
-		loadOpts.KubeVersion = r.kubeVersion // empty (Helm's default) if unknown
+	if loadOpts.KubeVersion == "" || loadOpts.APIVersions == nil {
+		// Unknown (the cluster unreachable) leaves render's defaults.
+		r.versionOnce.Do(func() { r.kubeVersion, r.clusterAPIs, _ = clusterCapabilities(r.opts.Config) })
+		if loadOpts.KubeVersion == "" {
+			loadOpts.KubeVersion = r.kubeVersion
+		}
+		if loadOpts.APIVersions == nil {
+			loadOpts.APIVersions = r.clusterAPIs
+		}
 	}
 	graph, err := render.Load(ctx, art, r.opts.Path, loadOpts)
 	if err != nil {
@@ -366,16 +376,20 @@ func (s *lazyNamespaceStore) Save(ctx context.Context, inv *inventory.Inventory)
 	return s.ConfigMapStore.Save(ctx, inv)
 }
 
-func serverVersion(cfg *rest.Config) (string, error) {
+func clusterCapabilities(cfg *rest.Config) (string, []string, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	v, err := cs.Discovery().ServerVersion()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return v.GitVersion, nil
+	apis, err := action.GetVersionSet(cs.Discovery())
+	if err != nil {
+		return v.GitVersion, nil, err
+	}
+	return v.GitVersion, apis, nil
 }
 
 // Teardown deletes everything the Reconciler's units applied, as deleting

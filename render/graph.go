@@ -43,8 +43,14 @@ type LoadOptions struct {
 	MissingValuesEmpty bool
 	// Concurrency bounds how many units render at once (default: GOMAXPROCS).
 	Concurrency int
-	// KubeVersion is Helm's .Capabilities.KubeVersion.
+	// KubeVersion is Helm's .Capabilities.KubeVersion (default
+	// DefaultKubeVersion).
 	KubeVersion string
+	// APIVersions are the APIs the target cluster serves, as discovery
+	// lists them ("group/version" and "group/version/Kind"); nil means
+	// BuiltinAPIVersions. Helm's .Capabilities.APIVersions holds these
+	// plus what every CRD in the graph serves.
+	APIVersions []string
 	// CacheDir is where fetched sources are cached (default: the user
 	// cache directory).
 	CacheDir string
@@ -142,7 +148,10 @@ type graphLoader struct {
 	pending []*Unit
 	objects map[string]Object // every rendered object by Kind/namespace/name
 	sources map[string]*sourceEntry
-	fetches map[string]*fetchResult
+	// generated maps "namespace/name" of an ExternalArtifact to the
+	// ArtifactGenerators that produce it.
+	generated map[string][]generatedArtifact
+	fetches   map[string]*fetchResult
 	// kustomize is shared by every unit, so each artifact is scanned once.
 	kustomize *Kustomize
 }
@@ -163,7 +172,7 @@ type fetchResult struct {
 
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
-		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{},
+		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}, generated: map[string][]generatedArtifact{},
 		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache})}
 	return l
 }
@@ -264,6 +273,20 @@ func (l *graphLoader) absorb(u *Unit, res *Result) {
 			}
 			warnings, err := checkSource(o.Unstructured)
 			l.sources[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = &sourceEntry{obj: o.Unstructured, file: o.Provenance.File, warnings: warnings, err: err}
+		case gvk.Group == ExtensionsGroup && gvk.Kind == "ArtifactGenerator":
+			if o.GetNamespace() == "" {
+				o.SetNamespace("flux-system")
+			}
+			key := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
+			gen, err := readGenerator(o.Unstructured)
+			l.sources[key] = &sourceEntry{obj: o.Unstructured, file: o.Provenance.File, err: err}
+			if err != nil {
+				continue
+			}
+			for i, a := range gen.Spec.Artifacts {
+				ea := gen.Namespace + "/" + a.Name
+				l.generated[ea] = append(l.generated[ea], generatedArtifact{gen: gen, index: i, file: o.Provenance.File})
+			}
 		case (gvk.Group == KustomizeGroup && gvk.Kind == "Kustomization") || (gvk.Group == HelmGroup && gvk.Kind == "HelmRelease"):
 			l.add(o.DeepCopy(), u.ID)
 		}
@@ -430,6 +453,7 @@ func FluxKinds() []dag.GroupKind {
 		{Group: SourceGroup, Kind: "GitRepository"}, {Group: SourceGroup, Kind: "HelmRepository"},
 		{Group: SourceGroup, Kind: "OCIRepository"}, {Group: SourceGroup, Kind: "HelmChart"},
 		{Group: SourceGroup, Kind: "Bucket"}, {Group: SourceGroup, Kind: "ExternalArtifact"},
+		{Group: ExtensionsGroup, Kind: "ArtifactGenerator"},
 	}
 }
 

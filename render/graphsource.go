@@ -49,7 +49,7 @@ func (l *graphLoader) render(ctx context.Context, u *Unit, apiVersions []string,
 		if art, err = l.chartArtifact(ctx, u.Object, final, &sourceWarnings); err != nil {
 			return nil, err
 		}
-		h := NewHelm(HelmOptions{Values: values, Cache: l.opts.Cache, KubeVersion: l.opts.KubeVersion, APIVersions: apiVersions})
+		h := NewHelm(HelmOptions{Values: values, Cache: l.opts.Cache, KubeVersion: l.opts.KubeVersion, ClusterAPIVersions: l.opts.APIVersions, APIVersions: apiVersions})
 		res, err = h.Render(ctx, art, u.Object)
 	default:
 		return nil, fmt.Errorf("%s: not a Flux Kustomization or HelmRelease", u.ID)
@@ -132,8 +132,17 @@ func (l *graphLoader) fetchOnce(ctx context.Context, key string, src source.Sour
 
 // sourceArtifact resolves a Kustomization's sourceRef.
 func (l *graphLoader) sourceArtifact(ctx context.Context, kind, namespace, name string, final bool, warn *[]string) (*source.Artifact, error) {
+	return l.resolveSource(ctx, kind, namespace, name, final, warn, nil)
+}
+
+// resolveSource is sourceArtifact within the ExternalArtifacts being built
+// (chain).
+func (l *graphLoader) resolveSource(ctx context.Context, kind, namespace, name string, final bool, warn *[]string, chain []string) (*source.Artifact, error) {
 	if kind == "" {
 		kind = "GitRepository"
+	}
+	if kind == "ExternalArtifact" {
+		return l.externalArtifact(ctx, namespace, name, final, warn, chain)
 	}
 	if kind == "GitRepository" && namespace == "flux-system" && name == "flux-system" && len(l.opts.Self) == 0 {
 		return l.art, nil // the root's own source, even before gotk-sync.yaml is rendered
@@ -155,7 +164,7 @@ func (l *graphLoader) sourceArtifact(ctx context.Context, kind, namespace, name 
 		return l.fetchOnce(ctx, "OCIRepository/"+namespace+"/"+name, src)
 	}
 	if kind != "GitRepository" {
-		return nil, fmt.Errorf("sourceRef %s/%s/%s: %s sources are not implemented for Kustomizations", kind, namespace, name, kind)
+		return nil, fmt.Errorf("sourceRef %s/%s/%s: %s sources are not implemented (GitRepository, OCIRepository and ExternalArtifact are)", kind, namespace, name, kind)
 	}
 	obj, err := l.lookupSource(kind, namespace, name, final, warn)
 	if err != nil {
@@ -197,6 +206,18 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 		if n, _ := ref["namespace"].(string); n != "" {
 			ns = n
 		}
+		if kind == "ExternalArtifact" {
+			art, err := l.externalArtifact(ctx, ns, name, final, warn, nil)
+			if err != nil {
+				return nil, err
+			}
+			dir, err := chartRoot(art)
+			if err != nil {
+				return nil, fmt.Errorf("chartRef ExternalArtifact/%s/%s: %w", ns, name, err)
+			}
+			src := source.NewLocalChart(art, dir, source.ChartOptions{Mirrors: l.opts.Mirrors, Helm: source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm")}})
+			return l.fetchOnce(ctx, "ExternalArtifact/"+ns+"/"+name+"#chart", src)
+		}
 		if kind == "HelmChart" {
 			obj, err := l.lookupSource(kind, ns, name, final, warn)
 			if err != nil {
@@ -206,7 +227,7 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 			return l.chartFromSpec(ctx, spec, ns, final, warn)
 		}
 		if kind != "OCIRepository" {
-			return nil, fmt.Errorf("chartRef %s/%s/%s: chart references to %s are not implemented (OCIRepository and HelmChart are)", kind, ns, name, kind)
+			return nil, fmt.Errorf("chartRef %s/%s/%s: chart references to %s are not implemented (OCIRepository, HelmChart and ExternalArtifact are)", kind, ns, name, kind)
 		}
 		obj, err := l.lookupSource(kind, ns, name, final, warn)
 		if err != nil {

@@ -24,12 +24,16 @@ import (
 // HelmOptions configure the Helm renderer. The zero value works.
 type HelmOptions struct {
 	// KubeVersion is .Capabilities.KubeVersion (e.g. "v1.37.2"); empty
-	// means Helm's default.
+	// means DefaultKubeVersion.
 	KubeVersion string
-	// APIVersions are added to .Capabilities.APIVersions: "group/version"
-	// and "group/version/Kind" strings — typically the kinds that CRDs
-	// elsewhere in the same graph provide, so charts that test for them
-	// render as they will once those CRDs are applied.
+	// ClusterAPIVersions are the APIs the target cluster serves, as
+	// "group/version" and "group/version/Kind" strings (what discovery
+	// says); nil means BuiltinAPIVersions, a default server of
+	// DefaultKubeVersion.
+	ClusterAPIVersions []string
+	// APIVersions are added to .Capabilities.APIVersions — typically the
+	// kinds that CRDs elsewhere in the same graph provide, so charts that
+	// test for them render as they will once those CRDs are applied.
 	APIVersions []string
 	// Cache, if set, keeps rendered units: an unchanged release (same
 	// chart digest, spec, resolved values and capabilities) is not
@@ -73,7 +77,12 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	if err != nil {
 		return fail("%w", err)
 	}
-	key := cacheKey("helm", chartArt.Digest, chartArt.Revision, unit, hr.Object["spec"], values, h.opts.KubeVersion, h.opts.APIVersions)
+	kubeVersion := h.opts.KubeVersion
+	if kubeVersion == "" {
+		kubeVersion = DefaultKubeVersion
+	}
+	apis := capabilityAPIs(h.opts.ClusterAPIVersions, h.opts.APIVersions)
+	key := cacheKey("helm", chartArt.Digest, chartArt.Revision, unit, hr.Object["spec"], values, kubeVersion, apis)
 	if res, ok := h.opts.Cache.get(key); ok {
 		return res, nil
 	}
@@ -82,30 +91,30 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		return fail("chart %s: %w", chartArt.URL, err)
 	}
 
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return fail("kube version %q: %w", kubeVersion, err)
+	}
+	// Not Helm's client-only mode, which always adds every API version the
+	// client libraries know, long-removed ones included: the capabilities
+	// are exactly the target cluster's, and the fake client means nothing
+	// is sent anywhere.
 	cfg := &action.Configuration{
-		Releases:     storage.Init(driver.NewMemory()),
-		KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
-		Capabilities: chartutil.DefaultCapabilities.Copy(),
-		Log:          func(string, ...any) {},
+		Releases:   storage.Init(driver.NewMemory()),
+		KubeClient: &kubefake.PrintingKubeClient{Out: io.Discard},
+		Capabilities: &chartutil.Capabilities{KubeVersion: *kv, APIVersions: chartutil.VersionSet(apis),
+			HelmVersion: chartutil.DefaultCapabilities.HelmVersion},
+		Log: func(string, ...any) {},
 	}
 	install := action.NewInstall(cfg)
 	install.DryRun = true
 	install.DryRunOption = "client"
-	install.ClientOnly = true
 	install.Replace = true
 	install.ReleaseName = spec.ReleaseName
 	install.Namespace = spec.Namespace
 	install.IncludeCRDs = spec.CRDs != "Skip"
 	install.SkipCRDs = spec.CRDs == "Skip"
 	install.DisableOpenAPIValidation = true
-	if h.opts.KubeVersion != "" {
-		kv, err := chartutil.ParseKubeVersion(h.opts.KubeVersion)
-		if err != nil {
-			return fail("kube version %q: %w", h.opts.KubeVersion, err)
-		}
-		install.KubeVersion = kv
-	}
-	install.APIVersions = chartutil.VersionSet(h.opts.APIVersions)
 	rel, err := install.RunWithContext(ctx, ch, values)
 	if err != nil {
 		return fail("chart %s-%s: %w", ch.Name(), ch.Metadata.Version, err)

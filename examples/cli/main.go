@@ -72,6 +72,7 @@ type options struct {
 	dir, gitURL, branch, path string
 	mirrors                   source.Mirrors
 	kubeconfig, name          string
+	kubeVersion               string
 	// command-specific
 	unit, format string
 	withDeps     bool
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	fs.StringVar(&o.branch, "branch", "", "Git branch (default: the remote's HEAD)")
 	fs.StringVar(&o.path, "path", "", "path of the root Kustomization in the repository, e.g. clusters/dev")
 	fs.Var(o.mirrors, "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
+	fs.StringVar(&o.kubeVersion, "kube-version", "", "Kubernetes version Helm charts render for (default: the cluster's, or "+render.DefaultKubeVersion+" with no cluster)")
 	switch cmd {
 	case "render":
 		fs.StringVar(&o.unit, "unit", "", "print only this unit (Kind/namespace/name)")
@@ -151,7 +153,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	r, err := gitopskit.New(gitopskit.Options{
 		Ignore: ignore,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
-		Load:  render.LoadOptions{Mirrors: o.mirrors},
+		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion},
 		Apply: apply.Options{Events: printEvent(out)},
 	})
 	if err != nil {
@@ -224,7 +226,7 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 	if err != nil {
 		return err
 	}
-	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors})
+	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion})
 	if err != nil {
 		return err
 	}
