@@ -23,6 +23,7 @@ import (
 	"github.com/gitopskit/gitopskit/internal/fleet"
 	"github.com/gitopskit/gitopskit/internal/gittest"
 	"github.com/gitopskit/gitopskit/internal/testenv"
+	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/render"
 	"github.com/gitopskit/gitopskit/source"
 )
@@ -572,7 +573,7 @@ func TestReconcilerEndToEnd(t *testing.T) {
 		if get(t, dyn, crds, "", "clusterwidgets.widgets.gitopskit.dev") != nil {
 			t.Error("the CRD is left after teardown")
 		}
-		cms, err := dyn.Resource(configmaps).Namespace(gitopskit.DefaultNamespace).List(ctx, metav1.ListOptions{LabelSelector: "gitopskit.dev/inventory"})
+		cms, err := dyn.Resource(configmaps).Namespace(gitopskit.DefaultNamespace).List(ctx, metav1.ListOptions{LabelSelector: inventory.StoreLabel + "=gitopskit"})
 		if err != nil || len(cms.Items) != 0 {
 			t.Errorf("inventories left: %v %d", err, len(cms.Items))
 		}

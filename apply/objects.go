@@ -9,6 +9,7 @@ import (
 	"fmt"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"reflect"
 	"sync"
 
@@ -37,10 +38,24 @@ type digests struct{ last, now map[string]string }
 func (d digests) known(o *unstructured.Unstructured) bool { return d.last[entryOf(o).ID()] != "" }
 
 // unchanged reports whether o needs no request: what was last applied is
-// what o is now, and live still holds it.
+// what o is now, and live still holds it. A status in the manifest is not
+// compared: the server keeps it apart from what is applied (CRDs shipped
+// with "status: {acceptedNames: {kind: ”}}", as Gateway API's are, would
+// otherwise never compare equal).
 func (d digests) unchanged(o, live *unstructured.Unstructured) bool {
 	id := entryOf(o).ID()
-	return live != nil && d.last[id] != "" && d.last[id] == d.now[id] && holds(live.Object, o.Object)
+	if live == nil || d.last[id] == "" || d.last[id] != d.now[id] {
+		return false
+	}
+	for k, v := range o.Object {
+		if k == "status" || v == nil {
+			continue
+		}
+		if lv, ok := live.Object[k]; !ok || !holdsAt(lv, v, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // applied is the outcome for one object of applyObjects.
@@ -176,8 +191,17 @@ func (a *Applier) readLive(ctx context.Context, objs []*unstructured.Unstructure
 
 // holds reports whether live has every field desired sets, with the same
 // value: nothing gitopskit applies has drifted. Fields the server adds
-// (defaults, status, metadata it manages) are ignored.
-func holds(live, desired any) bool {
+// (defaults, status, metadata it manages) are ignored, and so are the
+// forms the server normalises: an empty list or map it drops, a resource
+// quantity it writes canonically ("1024Mi" is kept as "1Gi").
+func holds(live, desired any) bool { return holdsAt(live, desired, "") }
+
+// quantityParents are the keys whose values are resource quantities.
+var quantityParents = map[string]bool{"limits": true, "requests": true, "capacity": true, "hard": true, "allocatable": true}
+
+// holdsAt is holds for the value under key (the values of a map under
+// a quantityParents key are compared as quantities).
+func holdsAt(live, desired any, key string) bool {
 	switch d := desired.(type) {
 	case map[string]any:
 		l, ok := live.(map[string]any)
@@ -190,9 +214,15 @@ func holds(live, desired any) bool {
 			}
 			lv, ok := l[k]
 			if !ok {
+				if empty(dv) {
+					continue
+				}
 				return false
 			}
-			if !holds(lv, dv) {
+			if quantityParents[key] && sameQuantity(lv, dv) {
+				continue
+			}
+			if !holdsAt(lv, dv, k) {
 				return false
 			}
 		}
@@ -203,7 +233,7 @@ func holds(live, desired any) bool {
 			return false
 		}
 		for i := range d {
-			if !holds(l[i], d[i]) {
+			if !holdsAt(l[i], d[i], key) {
 				return false
 			}
 		}
@@ -211,6 +241,27 @@ func holds(live, desired any) bool {
 	default:
 		return reflect.DeepEqual(live, desired) || fmt.Sprint(live) == fmt.Sprint(desired)
 	}
+}
+
+// empty reports whether v is an empty list or map, which the server drops.
+func empty(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// sameQuantity reports whether two values are the same resource quantity.
+func sameQuantity(a, b any) bool {
+	qa, err := resource.ParseQuantity(fmt.Sprint(a))
+	if err != nil {
+		return false
+	}
+	qb, err := resource.ParseQuantity(fmt.Sprint(b))
+	return err == nil && qa.Cmp(qb) == 0
 }
 
 // current reports whether kstatus already calls the object Current, so

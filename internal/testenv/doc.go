@@ -10,6 +10,11 @@
 // same time; the cache only ever holds complete builds. Setting
 // KUBEBUILDER_ASSETS points it at existing binaries instead.
 //
+// The control plane has no kubelet, controllers or Pods: RunWorkloadStatus
+// stands in for the workload controllers (Deployments, StatefulSets,
+// DaemonSets, Jobs), and the API server is started with admission webhooks
+// disabled, since nothing could serve them.
+//
 // Start hands back a running Environment with a *rest.Config and a kubeconfig
 // file. Tests use Main and Config, which share one control plane per test
 // binary and fail, never skip, when it cannot start, unless the user opts out

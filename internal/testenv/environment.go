@@ -56,6 +56,11 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 		ControlPlaneStartTimeout: timeout,
 		ControlPlaneStopTimeout:  timeout,
 	}
+	// Nothing runs Pods here, so no admission webhook could ever answer: a
+	// chart's webhook configuration (cert-manager's, say) would make every
+	// object it guards fail with "no endpoints". The API server does not
+	// call them, as if each webhook allowed everything.
+	te.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins", "ValidatingAdmissionWebhook,MutatingAdmissionWebhook")
 	cfg, err := te.Start()
 	if err != nil {
 		os.RemoveAll(dir)
