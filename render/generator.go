@@ -90,6 +90,7 @@ type generatedArtifact struct {
 	gen   *artifactGenerator
 	index int
 	file  string
+	err   error // the generator does not read
 }
 
 // externalArtifact resolves an ExternalArtifact by building it from its
@@ -112,6 +113,9 @@ func (l *graphLoader) externalArtifact(ctx context.Context, namespace, name stri
 		return nil, fmt.Errorf("sourceRef %s: produced by more than one ArtifactGenerator (%s, %s)", key, gas[0].file, gas[1].file)
 	}
 	ga := gas[0]
+	if ga.err != nil {
+		return nil, fmt.Errorf("sourceRef %s: %s: %w", key, ga.file, ga.err)
+	}
 	spec := ga.gen.Spec.Artifacts[ga.index]
 	// Fetch the inputs first (each once per load), so a source not
 	// rendered yet waits for the next wave instead of failing the build.
@@ -140,6 +144,27 @@ func (l *graphLoader) externalArtifact(ctx context.Context, namespace, name stri
 		return nil, fmt.Errorf("%s (%s): %w", key, ga.file, err)
 	}
 	return art, nil
+}
+
+// generatedArtifacts lists the ExternalArtifacts a generator object
+// produces, by "namespace/name"; one that does not read still claims the
+// names it lists, so a unit using one of them is told why.
+func generatedArtifacts(u *unstructured.Unstructured, file string) map[string]generatedArtifact {
+	out := map[string]generatedArtifact{}
+	gen, err := readGenerator(u)
+	if err != nil {
+		arts, _, _ := unstructured.NestedSlice(u.Object, "spec", "artifacts")
+		for _, a := range arts {
+			if name, _ := a.(map[string]any)["name"].(string); name != "" {
+				out[u.GetNamespace()+"/"+name] = generatedArtifact{file: file, err: err}
+			}
+		}
+		return out
+	}
+	for i, a := range gen.Spec.Artifacts {
+		out[gen.Namespace+"/"+a.Name] = generatedArtifact{gen: gen, index: i, file: file}
+	}
+	return out
 }
 
 // chartRoot finds the chart in an artifact: at its root, or in its one

@@ -277,15 +277,8 @@ func (l *graphLoader) absorb(u *Unit, res *Result) {
 			if o.GetNamespace() == "" {
 				o.SetNamespace("flux-system")
 			}
-			key := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
-			gen, err := readGenerator(o.Unstructured)
-			l.sources[key] = &sourceEntry{obj: o.Unstructured, file: o.Provenance.File, err: err}
-			if err != nil {
-				continue
-			}
-			for i, a := range gen.Spec.Artifacts {
-				ea := gen.Namespace + "/" + a.Name
-				l.generated[ea] = append(l.generated[ea], generatedArtifact{gen: gen, index: i, file: o.Provenance.File})
+			for ea, ga := range generatedArtifacts(o.Unstructured, o.Provenance.File) {
+				l.generated[ea] = append(l.generated[ea], ga)
 			}
 		case (gvk.Group == KustomizeGroup && gvk.Kind == "Kustomization") || (gvk.Group == HelmGroup && gvk.Kind == "HelmRelease"):
 			l.add(o.DeepCopy(), u.ID)

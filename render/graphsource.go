@@ -234,10 +234,7 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 			return nil, err
 		}
 		url, _, _ := unstructured.NestedString(obj.Object, "spec", "url")
-		version, _, _ := unstructured.NestedString(obj.Object, "spec", "ref", "semver")
-		if tag, _, _ := unstructured.NestedString(obj.Object, "spec", "ref", "tag"); tag != "" {
-			version = tag
-		}
+		version := ociChartVersion(obj)
 		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
 		repo, chart := path.Dir(strings.TrimPrefix(url, "oci://")), path.Base(url)
 		src := source.NewHelmChart(l.opts.Mirrors.Rewrite("oci://"+repo), chart, version,
@@ -286,4 +283,16 @@ func (l *graphLoader) chartFromSpec(ctx context.Context, spec map[string]any, ns
 		return l.fetchOnce(ctx, "GitRepository/"+ns+"/"+name+"#"+chart, src)
 	}
 	return nil, fmt.Errorf("chart sourceRef kind %q is not implemented (HelmRepository and GitRepository are)", kind)
+}
+
+// ociChartVersion is what an OCIRepository selects a chart by, in Flux's
+// order: ref.digest, then ref.semver, then ref.tag ("" is the highest
+// stable version).
+func ociChartVersion(obj *unstructured.Unstructured) string {
+	for _, f := range []string{"digest", "semver", "tag"} {
+		if v, _, _ := unstructured.NestedString(obj.Object, "spec", "ref", f); v != "" {
+			return v
+		}
+	}
+	return ""
 }

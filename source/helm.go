@@ -84,7 +84,11 @@ func (h *HelmChart) cacheDir() (string, error) { return cacheDir(h.opts.CacheDir
 // Fetch resolves the version and returns the unpacked chart. Revision is
 // the chart's version (for OCI: "<version>@sha256:<manifest digest>").
 func (h *HelmChart) Fetch(ctx context.Context) (*Artifact, error) {
-	if h.version != "" {
+	if isDigest(h.version) {
+		if !strings.HasPrefix(h.repoURL, "oci://") {
+			return nil, h.errorf("a digest selects a chart only in an OCI registry; mirror the oci:// URL to one (an in-process registry in tests)")
+		}
+	} else if h.version != "" {
 		if _, err := semver.NewConstraint(h.version); err != nil {
 			return nil, h.errorf("version is not a semver constraint: %w", err)
 		}
@@ -109,6 +113,10 @@ func (h *HelmChart) Fetch(ctx context.Context) (*Artifact, error) {
 		return nil, h.errorf("unsupported repository scheme %q (want http, https, oci or file)", u.Scheme)
 	}
 }
+
+// isDigest reports whether a version is an OCI manifest digest
+// (OCIRepository ref.digest), which wins over any tag or semver.
+func isDigest(v string) bool { return strings.HasPrefix(v, "sha256:") }
 
 // exactVersion reports whether the constraint names one version only.
 func exactVersion(c string) bool {

@@ -261,8 +261,11 @@ func TestHelmIndexKeptOnBadUpdate(t *testing.T) {
 
 func TestHelmOCI(t *testing.T) {
 	reg := helmtest.ServeRegistry(t, "oci-user", "oci-secret")
-	for _, a := range chartArchives(t, "podinfo", "1.0.0", "1.1.0", "1.2.0+build.7") {
-		reg.Push(t, a, "charts")
+	var first string
+	for i, a := range chartArchives(t, "podinfo", "1.0.0", "1.1.0", "1.2.0+build.7") {
+		if d := reg.Push(t, a, "charts"); i == 0 {
+			first = d
+		}
 	}
 	url := "oci://" + reg.Host + "/charts"
 	auth := HelmAuth{Username: "oci-user", Password: "oci-secret", PlainHTTP: true}
@@ -273,11 +276,12 @@ func TestHelmOCI(t *testing.T) {
 		want       string
 		wantErr    string
 	}{
-		"latest":          {auth: auth, want: "1.2.0+build.7"},
-		"range":           {constraint: "~1.0", auth: auth, want: "1.0.0"},
-		"exact":           {constraint: "1.1.0", auth: auth, want: "1.1.0"},
-		"wrong password":  {auth: HelmAuth{Username: "oci-user", Password: "nope-secret", PlainHTTP: true}, wantErr: "authentication failed"},
-		"no matching tag": {constraint: ">=3.0.0", auth: auth, wantErr: "no tag matches"},
+		"latest":           {auth: auth, want: "1.2.0+build.7"},
+		"range":            {constraint: "~1.0", auth: auth, want: "1.0.0"},
+		"exact":            {constraint: "1.1.0", auth: auth, want: "1.1.0"},
+		"pinned by digest": {constraint: first, auth: auth, want: "1.0.0"},
+		"wrong password":   {auth: HelmAuth{Username: "oci-user", Password: "nope-secret", PlainHTTP: true}, wantErr: "authentication failed"},
+		"no matching tag":  {constraint: ">=3.0.0", auth: auth, wantErr: "no tag matches"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

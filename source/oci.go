@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -41,7 +42,7 @@ func (h *HelmChart) fetchOCI(ctx context.Context, root string) (*Artifact, error
 	}
 
 	tag := h.version
-	if !exactVersion(h.version) {
+	if !exactVersion(h.version) && !isDigest(h.version) {
 		var tags []string
 		err := repo.Tags(ctx, "", func(page []string) error {
 			for _, t := range page {
@@ -57,7 +58,9 @@ func (h *HelmChart) fetchOCI(ctx context.Context, root string) (*Artifact, error
 		}
 	}
 	version := tag
-	tag = strings.ReplaceAll(tag, "+", "_")
+	if !isDigest(tag) {
+		tag = strings.ReplaceAll(tag, "+", "_")
+	}
 	manifestDesc, err := repo.Resolve(ctx, tag)
 	if err != nil {
 		return nil, h.errorf("resolve tag %s: %w", tag, ociError(err))
@@ -145,6 +148,11 @@ func ociRepository(ref string, a HelmAuth, client *http.Client) (*remote.Reposit
 }
 
 func ociArtifact(c *cachedChart, version string, manifest ocispec.Descriptor) *Artifact {
+	if isDigest(version) { // pinned by digest: the version is the chart's own
+		if md, err := chartutil.LoadChartfile(filepath.Join(c.root(), "Chart.yaml")); err == nil {
+			version = md.Version
+		}
+	}
 	a := c.artifact(version)
 	a.Revision = version + "@" + manifest.Digest.String()
 	return a

@@ -62,8 +62,8 @@ func ServeRegistry(t testing.TB, username, password string) *Registry {
 }
 
 // Push uploads a chart archive to oci://Host/<path>/<name>:<version> with
-// the Helm SDK's registry client.
-func (r *Registry) Push(t testing.TB, archive, path string) {
+// the Helm SDK's registry client, and returns the manifest's digest.
+func (r *Registry) Push(t testing.TB, archive, path string) string {
 	t.Helper()
 	opts := []registry.ClientOption{registry.ClientOptPlainHTTP(), registry.ClientOptWriter(io.Discard)}
 	if r.Username != "" {
@@ -84,7 +84,9 @@ func (r *Registry) Push(t testing.TB, archive, path string) {
 	name, version := ch.Metadata.Name, ch.Metadata.Version
 	// Helm writes '+' in the tag as '_' itself; the ref carries the version as is.
 	ref := fmt.Sprintf("%s/%s/%s:%s", r.Host, strings.Trim(path, "/"), name, version)
-	if _, err := c.Push(b, ref); err != nil {
+	res, err := c.Push(b, ref)
+	if err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
+	return res.Manifest.Digest
 }
