@@ -136,3 +136,29 @@ func TestLoadBadSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadHonoursIgnoreRules: a file a .sourceignore leaves out is not
+// rendered, even from a working tree where it is on disk.
+func TestLoadHonoursIgnoreRules(t *testing.T) {
+	dir := t.TempDir()
+	writeRepo(t, dir, map[string]string{
+		"root/cm.yaml":       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: default}\n",
+		"root/draft.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: draft, namespace: default}\n",
+		"root/.sourceignore": "draft.yaml\n",
+	})
+	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range g.Unit(RootID).Objects {
+		names = append(names, o.GetName())
+	}
+	if diff := cmp.Diff([]string{"kept"}, names); diff != "" {
+		t.Errorf("rendered (-want +got):\n%s", diff)
+	}
+}
