@@ -111,7 +111,7 @@ func (h *HelmChart) fetchOCI(ctx context.Context, root string) (*Artifact, error
 // manifestLayer fetches the manifest desc names (checking its size and
 // digest) and returns its first layer whose media type match accepts, or
 // nil if there is none.
-func manifestLayer(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor, match func(mediaType string) bool) (*ocispec.Descriptor, error) {
+func manifestLayer(ctx context.Context, repo content.Fetcher, desc ocispec.Descriptor, match func(mediaType string) bool) (*ocispec.Descriptor, error) {
 	rc, err := repo.Fetch(ctx, desc)
 	if err != nil {
 		return nil, fmt.Errorf("fetch manifest: %w", ociError(err))

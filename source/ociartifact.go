@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/oci"
+
 	"github.com/gitopskit/gitopskit/internal/filelock"
 )
 
@@ -39,13 +43,42 @@ type OCI struct {
 	opts OCIOptions
 }
 
-// NewOCI returns a source for the artifact at url (oci://host/path).
+// NewOCI returns a source for the artifact at url: oci://host/path in a
+// registry, or file:///dir, an OCI image layout directory (a hermetic
+// mirror of a registry repository: its index.json names tags).
 func NewOCI(url string, opts OCIOptions) *OCI {
 	return &OCI{url: redactURL(url), opts: opts}
 }
 
 func (o *OCI) errorf(format string, args ...any) error {
 	return fmt.Errorf("oci %s: "+format, append([]any{o.url}, args...)...)
+}
+
+// ociTarget is where an OCI artifact is read from: a registry, or an OCI
+// image layout directory.
+type ociTarget interface {
+	content.Fetcher
+	Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error)
+	Tags(ctx context.Context, last string, fn func(tags []string) error) error
+}
+
+// target opens the registry repository of an oci:// URL, or the OCI image
+// layout directory of a file:// one (what `oras copy --to-oci-layout` or
+// `flux push artifact` to a layout writes) — a mirror for hermetic CI.
+func (o *OCI) target(ctx context.Context) (ociTarget, error) {
+	if dir, ok := strings.CutPrefix(o.url, "file://"); ok {
+		store, err := oci.NewFromFS(ctx, os.DirFS(dir))
+		if err != nil {
+			return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+		}
+		return store, nil
+	}
+	h := &HelmChart{opts: HelmOptions{Auth: o.opts.Auth}}
+	client, err := h.client()
+	if err != nil {
+		return nil, err
+	}
+	return ociRepository(strings.TrimPrefix(o.url, "oci://"), o.opts.Auth, client)
 }
 
 // Fetch resolves the reference and returns the unpacked layer. Revision is
@@ -55,12 +88,7 @@ func (o *OCI) Fetch(ctx context.Context) (*Artifact, error) {
 	if err != nil {
 		return nil, o.errorf("cache: %w", err)
 	}
-	h := &HelmChart{opts: HelmOptions{Auth: o.opts.Auth}}
-	client, err := h.client()
-	if err != nil {
-		return nil, o.errorf("%w", err)
-	}
-	repo, err := ociRepository(strings.TrimPrefix(o.url, "oci://"), o.opts.Auth, client)
+	repo, err := o.target(ctx)
 	if err != nil {
 		return nil, o.errorf("%w", err)
 	}
@@ -102,7 +130,7 @@ func (o *OCI) Fetch(ctx context.Context) (*Artifact, error) {
 			return nil, o.errorf("%w", err)
 		}
 		defer unlock()
-		blob, err := repo.Blobs().Fetch(ctx, *layer)
+		blob, err := repo.Fetch(ctx, *layer)
 		if err != nil {
 			return nil, o.errorf("fetch layer: %w", ociError(err))
 		}

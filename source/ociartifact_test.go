@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/registry/remote"
+
 	"github.com/gitopskit/gitopskit/internal/helmtest"
 )
 
@@ -50,5 +54,53 @@ func TestOCIArtifact(t *testing.T) {
 	_, err := NewOCI(url, OCIOptions{Ref: OCIRef{Tag: "v1.0.0"}, Auth: auth, MediaType: "application/other", CacheDir: t.TempDir()}).Fetch(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `no layer of type "application/other"`) {
 		t.Errorf("media type selector: %v", err)
+	}
+}
+
+// TestOCIArtifactLayoutMirror: an OCIRepository mirrored to an OCI image
+// layout directory (file://) resolves tags, semver and digests as the
+// registry does, with no network.
+func TestOCIArtifactLayoutMirror(t *testing.T) {
+	ctx := context.Background()
+	reg := helmtest.ServeRegistry(t, "", "")
+	d1 := reg.PushArtifact(t, "manifests/app", "v1.0.0", FluxContentType, map[string]string{"deploy/app.yaml": "version: 1\n"})
+	d2 := reg.PushArtifact(t, "manifests/app", "v1.1.0", FluxContentType, map[string]string{"deploy/app.yaml": "version: 2\n"})
+	repo, err := remote.NewRepository(reg.Host + "/manifests/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	layout := t.TempDir()
+	store, err := oci.New(layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"v1.0.0", "v1.1.0"} {
+		if _, err := oras.Copy(ctx, repo, tag, store, tag, oras.DefaultCopyOptions); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mirrors := Mirrors{"oci://ghcr.io/acme/manifests": "file://" + layout}
+	url := mirrors.Rewrite("oci://ghcr.io/acme/manifests")
+	for name, tc := range map[string]struct {
+		ref          OCIRef
+		rev, content string
+	}{
+		"tag":    {OCIRef{Tag: "v1.0.0"}, "v1.0.0@" + d1, "version: 1\n"},
+		"semver": {OCIRef{SemVer: "1.x"}, "v1.1.0@" + d2, "version: 2\n"},
+		"digest": {OCIRef{Digest: d1}, d1, "version: 1\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := NewOCI(url, OCIOptions{Ref: tc.ref, CacheDir: t.TempDir()}).Fetch(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Revision != tc.rev || readFS(t, a.FS, "deploy/app.yaml") != tc.content {
+				t.Errorf("revision %s, content %q", a.Revision, readFS(t, a.FS, "deploy/app.yaml"))
+			}
+		})
+	}
+	if _, err := NewOCI("file://"+t.TempDir(), OCIOptions{CacheDir: t.TempDir()}).Fetch(ctx); err == nil || !strings.Contains(err.Error(), "OCI layout") {
+		t.Errorf("an empty directory: %v", err)
 	}
 }
