@@ -27,13 +27,20 @@
 // artifact digest, spec and resolved values, so an unchanged unit is not
 // rendered twice.
 //
+// Charts render for DefaultKubeVersion unless told otherwise, with
+// .Capabilities.APIVersions holding exactly the built-in APIs of a default
+// server of that version (BuiltinAPIVersions, read off the real one) or the
+// cluster's own (LoadOptions.APIVersions), plus every CRD in the graph.
+//
 // Load renders a whole Flux repository into a Graph of units, as Flux
 // would reconcile it but offline: the root path becomes the root
 // Kustomization, every Kustomization and HelmRelease in its output becomes a
 // unit rendered in turn (in parallel, bounded), sources named by sourceRef
 // resolve to the loaded artifact itself (the flux-system GitRepository, or
-// LoadOptions.Self) or to fetches through the mirror map, made once per
-// load. substituteFrom and valuesFrom resolve against ConfigMaps and
+// LoadOptions.Self), to fetches through the mirror map made once per load,
+// or — for an ExternalArtifact (Flux 2.7) — to the artifact an
+// ArtifactGenerator rendered anywhere in the graph builds from its own
+// sources (source.Generated). substituteFrom and valuesFrom resolve against ConfigMaps and
 // Secrets rendered anywhere in the graph, or supplied values. A unit that
 // fails carries its error, units depending on it are marked blocked, and
 // the rest still render. Unit.Applied is what a unit puts in the cluster

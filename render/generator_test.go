@@ -6,7 +6,11 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/gitopskit/gitopskit/internal/helmtest"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -79,5 +83,62 @@ func TestLoadExternalArtifacts(t *testing.T) {
 		if err := g.Unit(id).Err; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", id, err, want)
 		}
+	}
+}
+
+// TestLoadOCIMirrors: how each OCI source mirrors for a hermetic CI run —
+// an oci:// HelmRepository to a folder of charts, and an OCIRepository
+// Kustomization source to an OCI image layout directory (the corpus test
+// covers an OCIRepository chartRef, mirrored to a folder with an index).
+func TestLoadOCIMirrors(t *testing.T) {
+	ctx := context.Background()
+	charts := t.TempDir()
+	helmtest.WriteChart(t, charts, "app", "1.2.0", map[string]string{"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-chart}\n"})
+	reg := helmtest.ServeRegistry(t, "", "")
+	reg.PushArtifact(t, "manifests/app", "v1.0.0", source.FluxContentType, map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-layout, namespace: default}\n"})
+	layout := t.TempDir()
+	copyToLayout(t, reg.Host+"/manifests/app", "v1.0.0", layout)
+
+	dir := t.TempDir()
+	writeRepo(t, dir, map[string]string{
+		"root/sources.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: flux-system}\nspec: {interval: 1h, type: oci, url: oci://registry.example.invalid/charts}\n---\n" +
+			"apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: manifests, namespace: flux-system}\nspec:\n  interval: 1h\n  url: oci://registry.example.invalid/manifests/app\n  ref: {semver: 1.x}\n",
+		"root/units.yaml": helmReleaseYAML("app", "flux-system", "app", "1.x", "") + "---\n" +
+			strings.Replace(kustomizationYAML("from-oci", "./"), "sourceRef: {kind: GitRepository, name: flux-system}", "sourceRef: {kind: OCIRepository, name: manifests}", 1),
+	})
+	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Load(ctx, art, "root", LoadOptions{CacheDir: t.TempDir(), Mirrors: source.Mirrors{
+		"oci://registry.example.invalid/charts":        "file://" + charts,
+		"oci://registry.example.invalid/manifests/app": "file://" + layout,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := g.Unit("HelmRelease/flux-system/app"); u.Err != nil || u.Revision != "1.2.0" || len(u.Objects) != 1 {
+		t.Errorf("oci:// HelmRepository from a folder: %v %q", u.Err, u.Revision)
+	}
+	if u := g.Unit("Kustomization/flux-system/from-oci"); u.Err != nil || !strings.HasPrefix(u.Revision, "v1.0.0@sha256:") || len(u.Objects) != 1 {
+		t.Errorf("OCIRepository from a layout: %v %q", u.Err, u.Revision)
+	}
+}
+
+// copyToLayout copies one tag of a plain-HTTP registry repository into an
+// OCI image layout directory, as `oras copy --to-oci-layout` does.
+func copyToLayout(t *testing.T, repoRef, tag, dir string) {
+	t.Helper()
+	repo, err := remote.NewRepository(repoRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	store, err := oci.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oras.Copy(context.Background(), repo, tag, store, tag, oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,20 +15,40 @@
 //     fetch costs one ref listing.
 //   - Dir (NewDir): a local directory as it is on disk, uncommitted changes
 //     included, so a working tree can be rendered or reconciled before it is
-//     committed. Flux has no equivalent.
+//     committed; each fetch is a snapshot of exactly the files the ignore
+//     rules keep. Flux has no equivalent.
 //   - HelmChart (NewHelmChart): a chart from an HTTP(S) repository, an OCI
 //     registry, or a file:// mirror; version by semver constraint; digest
 //     checked; never downloaded twice.
 //   - OCI (NewOCI): an OCI artifact of manifests, as a Flux OCIRepository
-//     (tag, semver or digest; layer selected by media type).
+//     (digest, then semver, then tag; layer selected by media type), from a
+//     registry or an OCI image layout directory.
+//   - Generated (NewGenerated): an artifact composed of other artifacts'
+//     files by copy operations, as Flux 2.7's source-watcher builds the
+//     ExternalArtifacts of an ArtifactGenerator (globs, excludes, the
+//     Overwrite, Merge and Extract strategies); revision latest@<digest>.
 //   - LocalChart (NewLocalChart): a chart at a path inside another artifact,
 //     with its dependencies resolved from charts/, Chart.lock and
 //     Chart.yaml as `helm dependency build` does.
 //
 // Ignore rules follow Flux: VCS files are always left out, a default list
 // (images, archives, CI files) unless the caller gives rules of its own, and
-// .sourceignore files anywhere in the tree. Mirrors rewrites URLs so CI can
-// run offline against local folders or loopback servers.
+// .sourceignore files anywhere in the tree. An artifact's FS, the files
+// under its Path and its digest always agree: renderers read only what the
+// rules keep (sourcetest checks any Source for it).
+//
+// Mirrors rewrites URL prefixes so CI runs hermetically:
+//
+//   - a Git repository → a local path or file:// URL;
+//   - an HTTP(S) Helm repository → a file:// folder with an index.yaml (or
+//     with unpacked charts), or a loopback server;
+//   - an oci:// Helm repository, and an OCIRepository a HelmRelease's
+//     chartRef names → the same kinds of folder, keyed by the repository URL
+//     without the chart name (oci://quay.io/jetstack/charts, serving
+//     cert-manager), or an in-process registry; a chart pinned by digest
+//     needs a registry;
+//   - an OCIRepository used as a Kustomization source → file:// of an OCI
+//     image layout directory (`oras copy --to-oci-layout`), or a registry.
 //
 // Caches (under the user cache directory unless set) are shared between
 // processes under file locks and only ever hold complete entries: a failed
