@@ -29,9 +29,7 @@ func TestCorpusReconcile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	env := testenv.Shared(t)
-	wctx, stopWorkloads := context.WithCancel(ctx)
-	t.Cleanup(stopWorkloads)
-	go func() { _ = testenv.RunWorkloadStatus(wctx, env.Config) }()
+	env.RunWorkloads(t)
 
 	git := gittest.NewRepo(t)
 	files := map[string]string{}

@@ -74,9 +74,7 @@ func TestReadinessOnRealShapes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	env := testenv.Shared(t)
-	wctx, stopWorkloads := context.WithCancel(ctx)
-	t.Cleanup(stopWorkloads)
-	go func() { _ = testenv.RunWorkloadStatus(wctx, env.Config) }()
+	env.RunWorkloads(t)
 
 	dir := t.TempDir()
 	charts := filepath.Join(dir, "charts")

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -167,4 +168,16 @@ func replicas(p *int32) int32 {
 		return 1
 	}
 	return *p
+}
+
+// RunWorkloads runs RunWorkloadStatus against e until the test ends: the
+// control plane for a test whose workloads must become healthy.
+func (e *Environment) RunWorkloads(t testing.TB) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		_ = RunWorkloadStatus(ctx, e.Config)
+	}()
 }
