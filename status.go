@@ -205,11 +205,9 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 	now := time.Now()
 	for _, res := range out.Units {
 		u := given[res.ID]
-		if u.Mode == apply.Remove {
-			if res.Err == nil {
-				r.removeStatus(res.ID)
-				continue
-			}
+		if u.Mode == apply.Remove && res.State == dag.Succeeded {
+			r.removeStatus(res.ID)
+			continue
 		}
 		ru := g.Unit(res.ID)
 		r.update(res.ID, func(s *UnitStatus) {
@@ -221,6 +219,8 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 				}
 			case res.Err != nil:
 				s.Ready, s.Message = ReadyFalse, res.Err.Error()
+			case res.State == dag.Blocked && u.Mode == apply.Remove:
+				s.Ready, s.Message = ReadyFalse, fmt.Sprintf("no longer defined, but kept: '%s', which defined it, did not apply", res.BlockedBy)
 			case res.State == dag.Blocked:
 				s.Ready, s.Message = ReadyFalse, fmt.Sprintf("dependency '%s' is not ready", res.BlockedBy)
 			case res.State == dag.Succeeded:

@@ -2,6 +2,7 @@ package gitopskit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -62,7 +63,8 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	var units []apply.Unit
 	failed := false
 	for _, u := range g.Units {
-		au := apply.Unit{ID: u.ID, Links: u.Links, Revision: u.Revision, Timeout: u.Timeout, Orphan: !u.Prune, NoWait: !u.Wait}
+		au := apply.Unit{ID: u.ID, Links: u.Links, Revision: u.Revision, Timeout: u.Timeout, Orphan: !u.Prune, NoWait: !u.Wait,
+			NotEmpty: len(u.Objects) > 0 || len(u.Hooks) > 0}
 		au.DependsOn = nil
 		var missing []string
 		for _, d := range u.DependsOn {
@@ -107,13 +109,84 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	if err != nil {
 		return nil, fmt.Errorf("list inventories: %w", err)
 	}
+	removed, err := r.removedUnits(ctx, g, units, owned)
+	if err != nil {
+		return nil, err
+	}
+	return append(units, removed...), nil
+}
+
+// removedUnits makes a Remove unit of every owned inventory whose unit the
+// repository no longer defines. Each depends on the unit that defined it
+// (the inventory's Parent; the root for inventories older than that
+// record), so it is pruned only once that parent has applied successfully
+// without it: a parent that fails to apply — a typo in a kind, an emptied
+// directory it refuses — never makes its children look removed. A unit
+// whose parent is held (suspended) is held too.
+func (r *Reconciler) removedUnits(ctx context.Context, g *render.Graph, units []apply.Unit, owned []string) ([]apply.Unit, error) {
+	mode := map[string]apply.Mode{}
+	for _, u := range units {
+		mode[u.ID] = u.Mode
+	}
+	var out []apply.Unit
+	parents := map[string]string{}
 	for _, id := range owned {
-		if g.Unit(id) == nil {
-			r.log.Info("unit left the repository; pruning what it applied", "unit", id)
-			units = append(units, apply.Unit{ID: id, Mode: apply.Remove})
+		if g.Unit(id) != nil {
+			continue
+		}
+		inv, err := r.opts.Apply.Store.Load(ctx, id)
+		if err != nil && !errors.Is(err, inventory.ErrNotFound) {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		parent := ""
+		if inv != nil {
+			parent = inv.Parent
+		}
+		if parent == "" {
+			parent = render.RootID
+		}
+		parents[id] = parent
+		mode[id] = apply.Remove
+	}
+	// A unit that renders nothing at all while it defined units before
+	// is refused, as an empty render is: most likely a path emptied by
+	// mistake, and everything below it would go.
+	if !r.opts.Apply.AllowEmpty {
+		defined := map[string]int{}
+		for _, p := range parents {
+			defined[p]++
+		}
+		for i := range units {
+			u := &units[i]
+			if ru := g.Unit(u.ID); ru != nil && u.Mode == apply.Reconcile && defined[u.ID] > 0 && len(ru.Objects) == 0 && len(ru.Hooks) == 0 {
+				u.Mode, u.Err = apply.Fail, fmt.Errorf("the render is empty and the %d units it defined would be removed; refusing (set Options.Apply.AllowEmpty, cli -allow-empty, if that is meant)", defined[u.ID])
+				mode[u.ID] = apply.Fail
+			}
 		}
 	}
-	return units, nil
+	for _, id := range owned {
+		parent, ok := parents[id]
+		if !ok {
+			continue
+		}
+		u := apply.Unit{ID: id, Mode: apply.Remove}
+		switch m, known := mode[parent]; {
+		case !known:
+			// The parent is gone without a trace: wait for the root.
+			if _, ok := mode[render.RootID]; ok && id != render.RootID {
+				u.DependsOn = []string{render.RootID}
+			}
+		case m == apply.Hold || m == apply.HoldNotReady:
+			u.Mode = apply.Hold
+		default:
+			u.DependsOn = []string{parent}
+		}
+		if u.Mode == apply.Remove {
+			r.log.Info("unit left the repository; pruning what it applied once its parent has applied", "unit", id, "parent", parent)
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // selectUnits holds every unit but only and, with WithDependencies, what

@@ -14,6 +14,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -113,6 +114,10 @@ type Unit struct {
 	// CRDs are still waited for until Established, and HealthChecks are
 	// still checked.
 	NoWait bool
+	// NotEmpty says the unit's render holds more than Objects (it defines
+	// other units or sources, which are read, not applied): no Objects is
+	// then not an empty render to refuse.
+	NotEmpty bool
 	// Orphan leaves in the cluster what the unit no longer renders (or,
 	// when removed, everything it applied), dropping it from the inventory
 	// instead of deleting it — Flux's spec.prune: false. The setting is
@@ -371,7 +376,7 @@ func entryOf(o *unstructured.Unstructured) inventory.Entry {
 // saveInventory saves inv unless the store already holds exactly that
 // (stored), so an unchanged unit makes no write request.
 func (a *Applier) saveInventory(ctx context.Context, stored, inv *inventory.Inventory) error {
-	if stored.Revision == inv.Revision && stored.Orphan == inv.Orphan && slices.Equal(stored.Entries, inv.Entries) {
+	if stored.Meta == inv.Meta && slices.Equal(stored.Entries, inv.Entries) {
 		return nil
 	}
 	return a.opts.Store.Save(ctx, inv)
@@ -474,7 +479,8 @@ func (a *Applier) pruneCandidates(ctx context.Context, unit string, old, cur *in
 		}
 		obj := objectOf(e)
 		if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			if client.IgnoreNotFound(err) != nil {
+			// A kind the server does not serve has no objects to delete.
+			if client.IgnoreNotFound(err) != nil && !meta.IsNoMatchError(err) {
 				unreadable = append(unreadable, e)
 			}
 			continue

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/inventory"
 )
 
 // TestImmutableFields: changing an immutable field fails with a message
@@ -198,5 +200,34 @@ func TestConflicts(t *testing.T) {
 				t.Errorf("forced apply: %v", err)
 			}
 		})
+	}
+}
+
+// TestRefusedBeforeInventory: a kind the server does not serve (and no CRD
+// in the unit defines), or a name no object may have, fails the unit
+// before anything — its inventory included — is written.
+func TestRefusedBeforeInventory(t *testing.T) {
+	ns := testNS()
+	a, store := newMemoryApplier(t)
+	ctx := context.Background()
+	applyOK(t, a, Unit{ID: "ns", Objects: objs(t, nsDoc(ns))})
+	res, err := a.Apply(ctx, []Unit{
+		{ID: "typo", Objects: objs(t, cmDoc(ns, "fine"), "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomisation\nmetadata: {name: a, namespace: "+ns+"}\n")},
+		{ID: "slash", Objects: objs(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a/b, namespace: "+ns+"}\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{
+		"typo":  `Kustomisation.kustomize.toolkit.fluxcd.io/` + ns + `/a: the server has no kind Kustomisation in kustomize.toolkit.fluxcd.io/v1`,
+		"slash": `the name "a/b" is not valid`,
+	} {
+		u, _ := res.Unit(id)
+		if u.Err == nil || !strings.Contains(u.Err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", id, u.Err, want)
+		}
+		if _, err := store.Load(ctx, id); !errors.Is(err, inventory.ErrNotFound) {
+			t.Errorf("%s: an inventory was written: %v", id, err)
+		}
 	}
 }

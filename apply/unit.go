@@ -11,8 +11,11 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/inventory"
@@ -208,16 +211,19 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 		entries = append(entries, e)
 	}
 	run.cur = inventory.New(u.ID, entries...)
-	run.cur.Revision, run.cur.Orphan = u.Revision, u.Orphan
+	run.cur.Meta = inventory.Meta{Revision: u.Revision, Orphan: u.Orphan, Parent: u.Parent}
 	if u.Mode == Remove && len(u.Objects) > 0 {
 		return errors.New("a removed unit cannot have objects")
 	}
-	if len(run.cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty && u.Mode != Remove {
-		return fmt.Errorf("the render is empty and %d objects would be pruned; refusing (set AllowEmpty to allow it)", len(old.Entries))
+	if len(run.cur.Entries) == 0 && len(old.Entries) > 0 && !a.opts.AllowEmpty && !u.NotEmpty && u.Mode != Remove {
+		return fmt.Errorf("the render is empty and %d objects would be pruned; refusing (set Options.AllowEmpty, cli -allow-empty, if that is meant)", len(old.Entries))
+	}
+	if err := a.checkObjects(run); err != nil {
+		return err
 	}
 	// The revision changes only once applied.
 	run.pending = inventory.Union(old, run.cur)
-	run.pending.Revision, run.pending.Orphan = old.Revision, old.Orphan
+	run.pending.Meta = old.Meta
 	return a.saveInventory(ctx, old, run.pending)
 }
 
@@ -368,7 +374,7 @@ func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]str
 	}
 	keep := slices.Clone(unreadable)
 	save := func(inv *inventory.Inventory) {
-		inv.Revision, inv.Orphan = cur.Revision, cur.Orphan
+		inv.Meta = cur.Meta
 	}
 	// Delete in reverse dependency order — custom resources before their
 	// CRD, objects before their Namespace — one level at a time, waiting
@@ -463,4 +469,45 @@ func (a *Applier) goneAnyway(ctx context.Context, level []*unstructured.Unstruct
 		return err
 	}
 	return nil
+}
+
+// checkObjects refuses, before anything is written to the inventory, what
+// the server can never take: a name or namespace no object may have, or a
+// kind the server does not serve and no CRD in the unit defines. So a typo
+// fails the unit once, and leaves no entry behind to trip later passes.
+func (a *Applier) checkObjects(run *unitRun) error {
+	defined := map[schema.GroupKind]bool{}
+	for _, o := range run.objs {
+		if o.GroupVersionKind().GroupKind() == (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) {
+			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+			defined[schema.GroupKind{Group: group, Kind: kind}] = true
+		}
+	}
+	var errs []error
+	for _, o := range run.objs {
+		ref := dag.RefOf(o)
+		if msgs := path.IsValidPathSegmentName(o.GetName()); o.GetName() == "" || len(msgs) > 0 {
+			why := "a name is required"
+			if len(msgs) > 0 {
+				why = strings.Join(msgs, "; ")
+			}
+			errs = append(errs, fmt.Errorf("%s: the name %q is not valid: %s", ref, o.GetName(), why))
+			continue
+		}
+		if ns := o.GetNamespace(); ns != "" {
+			if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+				errs = append(errs, fmt.Errorf("%s: the namespace %q is not valid: %s", ref, ns, strings.Join(msgs, "; ")))
+				continue
+			}
+		}
+		gvk := o.GroupVersionKind()
+		if defined[gvk.GroupKind()] {
+			continue
+		}
+		if _, err := a.client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
+			errs = append(errs, fmt.Errorf("%s: the server has no kind %s in %s, and no CRD in this unit defines it", ref, gvk.Kind, gvk.GroupVersion()))
+		}
+	}
+	return errors.Join(errs...)
 }

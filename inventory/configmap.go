@@ -30,6 +30,8 @@ const (
 	// OrphanAnnotation is "true" for a unit whose objects are forgotten,
 	// not deleted, when it stops rendering them.
 	OrphanAnnotation = "gitopskit.dev/orphan"
+	// ParentAnnotation names the unit that defined this one.
+	ParentAnnotation = "gitopskit.dev/parent"
 	dataKey          = "inventory.gz"
 )
 
@@ -94,6 +96,7 @@ func decode(unit string, cm *corev1.ConfigMap) (*Inventory, error) {
 	inv := New(unit, entries...)
 	inv.Revision = cm.Annotations[RevisionAnnotation]
 	inv.Orphan = cm.Annotations[OrphanAnnotation] == "true"
+	inv.Parent = cm.Annotations[ParentAnnotation]
 	return inv, nil
 }
 
@@ -114,7 +117,7 @@ func (s *ConfigMapStore) Save(ctx context.Context, inv *Inventory) error {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.objectName(inv.Unit), Namespace: s.namespace,
 			Labels:      map[string]string{StoreLabel: s.name},
-			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision, OrphanAnnotation: strconv.FormatBool(inv.Orphan)},
+			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision, OrphanAnnotation: strconv.FormatBool(inv.Orphan), ParentAnnotation: inv.Parent},
 		},
 		BinaryData: map[string][]byte{dataKey: buf.Bytes()},
 	}

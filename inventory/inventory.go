@@ -38,30 +38,48 @@ func (e Entry) line() string {
 }
 
 func parseLine(s string) (Entry, error) {
-	// namespace and name never hold '_'; group may not either; kind,
-	// version and digest are identifiers. So the fields split cleanly.
+	// Namespaces, groups, kinds and versions never hold '_'; names may (an
+	// RBAC role's, or a typo the server then refuses), so the name is
+	// whatever lies between the namespace and the last fields. A version
+	// starts with "v"; a digest is hex, so it never does.
 	parts := strings.Split(s, "_")
-	if (len(parts) != 5 && len(parts) != 6) || parts[1] == "" || parts[3] == "" || parts[4] == "" {
+	if len(parts) >= 6 && !strings.HasPrefix(parts[len(parts)-1], "v") {
+		e, err := parseLine(strings.Join(parts[:len(parts)-1], "_"))
+		e.Digest = parts[len(parts)-1]
+		return e, err
+	}
+	n := len(parts)
+	if n < 5 || parts[n-2] == "" || parts[n-1] == "" {
 		return Entry{}, fmt.Errorf("inventory entry %q does not parse", s)
 	}
-	e := Entry{ObjectRef: dag.ObjectRef{Namespace: parts[0], Name: parts[1], Group: parts[2], Kind: parts[3]}, Version: parts[4]}
-	if len(parts) == 6 {
-		e.Digest = parts[5]
+	name := strings.Join(parts[1:n-3], "_")
+	if name == "" {
+		return Entry{}, fmt.Errorf("inventory entry %q does not parse", s)
 	}
-	return e, nil
+	return Entry{ObjectRef: dag.ObjectRef{Namespace: parts[0], Name: name, Group: parts[n-3], Kind: parts[n-2]}, Version: parts[n-1]}, nil
 }
 
-// Inventory is the set of objects one unit owns, sorted by ID.
+// Inventory is the set of objects one unit owns, sorted by ID, with what
+// is known of the unit.
 type Inventory struct {
 	Unit string
+	Meta
+	Entries []Entry
+}
+
+// Meta is what an inventory keeps of its unit besides the objects.
+type Meta struct {
 	// Revision is the source revision the entries were last applied from
 	// (informational: status displays read it; nothing depends on it).
 	Revision string
 	// Orphan says the unit's objects are forgotten rather than deleted
 	// when it stops rendering them (Flux's spec.prune: false); it is kept
 	// so that the unit is treated the same way once it is removed.
-	Orphan  bool
-	Entries []Entry
+	Orphan bool
+	// Parent is the unit that defined this one when it was last applied
+	// ("" for a root): a unit that is no longer defined counts as removed
+	// only once that parent has applied successfully without it.
+	Parent string
 }
 
 // New returns an inventory of the entries, deduplicated by ID (the last
@@ -90,7 +108,7 @@ func (inv *Inventory) Has(e Entry) bool {
 // forgets an object.
 func Union(a, b *Inventory) *Inventory {
 	out := New(b.Unit, append(slices.Clone(a.Entries), b.Entries...)...)
-	out.Revision, out.Orphan = b.Revision, b.Orphan
+	out.Meta = b.Meta
 	return out
 }
 

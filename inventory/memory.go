@@ -22,7 +22,7 @@ func (m *MemoryStore) Load(_ context.Context, unit string) (*Inventory, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", unit, ErrNotFound)
 	}
-	return &Inventory{Unit: inv.Unit, Revision: inv.Revision, Orphan: inv.Orphan, Entries: slices.Clone(inv.Entries)}, nil
+	return &Inventory{Unit: inv.Unit, Meta: inv.Meta, Entries: slices.Clone(inv.Entries)}, nil
 }
 
 // Save stores a copy of inv.
@@ -33,7 +33,7 @@ func (m *MemoryStore) Save(_ context.Context, inv *Inventory) error {
 		m.invs = map[string]*Inventory{}
 	}
 	c := New(inv.Unit, inv.Entries...)
-	c.Revision, c.Orphan = inv.Revision, inv.Orphan
+	c.Meta = inv.Meta
 	m.invs[inv.Unit] = c
 	return nil
 }

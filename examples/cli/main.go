@@ -77,6 +77,7 @@ type options struct {
 	unit, format string
 	withDeps     bool
 	ignoreFlux   bool
+	allowEmpty   bool
 	interval     time.Duration
 }
 
@@ -127,6 +128,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 		fs.BoolVar(&o.ignoreFlux, "ignore-flux-install", false, "leave out flux-system/gotk-components.yaml (Flux's own installation, as flux bootstrap writes it)")
 		fs.StringVar(&o.name, "name", "gitopskit", "name of this repository's inventories in the cluster; one per repository and path")
+		fs.BoolVar(&o.allowEmpty, "allow-empty", false, "let a unit whose render comes back empty prune everything it applied (refused otherwise)")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -154,7 +156,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		Ignore: ignore,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
 		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion},
-		Apply: apply.Options{Events: printEvent(out)},
+		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},
 	})
 	if err != nil {
 		return err

@@ -25,6 +25,9 @@ func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 		{ObjectRef: dag.ObjectRef{Kind: "Namespace", Name: "web"}, Version: "v1"},
 		{ObjectRef: dag.ObjectRef{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Name: "certificates.cert-manager.io"}, Version: "v1"},
 		{ObjectRef: dag.ObjectRef{Group: "cert-manager.io", Kind: "Certificate", Namespace: "web", Name: "tls"}, Version: "v1"},
+		// Names may hold '_' (RBAC's do; a typo the server refuses may).
+		{ObjectRef: dag.ObjectRef{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:my_role"}, Version: "v1"},
+		{ObjectRef: dag.ObjectRef{Kind: "ConfigMap", Namespace: "web", Name: "My_Bad_Name"}, Version: "v1", Digest: "0123456789abcdef"},
 	}
 	t.Run("missing unit", func(t *testing.T) {
 		_, err := newStore(t).Load(ctx, "Kustomization/flux-system/none")
@@ -36,7 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 		s := newStore(t)
 		want := inventory.New("Kustomization/flux-system/apps", entries...)
 		want.Revision = "main@sha1:0123456789abcdef0123456789abcdef01234567"
-		want.Orphan = true
+		want.Orphan, want.Parent = true, "Kustomization/flux-system/flux-system"
 		if err := s.Save(ctx, want); err != nil {
 			t.Fatal(err)
 		}
