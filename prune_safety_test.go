@@ -142,3 +142,48 @@ func TestNoStuckState(t *testing.T) {
 		t.Error("the fixed objects are missing")
 	}
 }
+
+// TestTwoReconcilersOneName: a second repository reconciled into the same
+// store name is refused — nothing of the first is pruned — until it is
+// told to take over.
+func TestTwoReconcilersOneName(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	env := testenv.Shared(t)
+	repo := func(cm string) string {
+		dir := t.TempDir()
+		if err := fleet.Write(dir, map[string]string{"root/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + cm + ", namespace: default}\n"}); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	newR := func(dir string, takeOver bool) *gitopskit.Reconciler {
+		r, err := gitopskit.New(gitopskit.Options{Name: "shared-name", Source: source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}),
+			Path: "root", Config: env.Config, TakeOver: takeOver})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	dyn := dynamic.NewForConfigOrDie(env.Config)
+	first, other := repo("first-repo"), repo("other-repo")
+	if res, err := newR(first, false).Reconcile(ctx); err != nil || res.Err() != nil {
+		t.Fatalf("first: %v %v", err, res)
+	}
+	_, err := newR(other, false).Reconcile(ctx)
+	if err == nil || !strings.Contains(err.Error(), "belongs to file://") || !strings.Contains(err.Error(), "take-over") {
+		t.Fatalf("second repository under the same name: err = %v", err)
+	}
+	if get(t, dyn, configmaps, "default", "first-repo") == nil || get(t, dyn, configmaps, "default", "other-repo") != nil {
+		t.Fatal("the refused Reconciler changed the cluster")
+	}
+	if res, err := newR(first, false).Reconcile(ctx); err != nil || res.Err() != nil {
+		t.Fatalf("the owner again: %v %v", err, res)
+	}
+	if res, err := newR(other, true).Reconcile(ctx); err != nil || res.Err() != nil {
+		t.Fatalf("take over: %v %v", err, res)
+	}
+	if get(t, dyn, configmaps, "default", "first-repo") != nil || get(t, dyn, configmaps, "default", "other-repo") == nil {
+		t.Error("after taking over, the new repository's objects should replace the old one's")
+	}
+}

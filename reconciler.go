@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -65,6 +66,11 @@ type Options struct {
 	// a unit stops rendering). IgnoreFluxInstall is one for flux
 	// bootstrap's gotk-components.yaml.
 	Ignore func(render.Object) bool
+	// TakeOver lets this Reconciler use a store that another source or
+	// root path reconciled into (a repository that moved, say): that one's
+	// units this repository lacks are then pruned as removed. Without it
+	// such a store is refused and nothing is applied or pruned.
+	TakeOver bool
 	// Logger receives progress; nil is silent.
 	Logger *slog.Logger
 }
@@ -232,6 +238,9 @@ func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := r.claim(ctx); err != nil {
+		return nil, errors.Join(err, res.SourceErr)
+	}
 	out, err := r.applier.Apply(ctx, units)
 	if err != nil {
 		return nil, errors.Join(err, res.SourceErr)
@@ -362,18 +371,54 @@ type lazyNamespaceStore struct {
 }
 
 func (s *lazyNamespaceStore) Save(ctx context.Context, inv *inventory.Inventory) error {
-	s.mu.Lock()
-	if !s.ready {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}
-		_, err := s.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "gitopskit"})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			s.mu.Unlock()
-			return fmt.Errorf("create namespace %s for inventories: %w", DefaultNamespace, err)
-		}
-		s.ready = true
+	if err := s.ensureNamespace(ctx); err != nil {
+		return err
 	}
-	s.mu.Unlock()
 	return s.ConfigMapStore.Save(ctx, inv)
+}
+
+func (s *lazyNamespaceStore) Claim(ctx context.Context, owner string, takeOver bool) error {
+	if err := s.ensureNamespace(ctx); err != nil {
+		return err
+	}
+	return s.ConfigMapStore.Claim(ctx, owner, takeOver)
+}
+
+func (s *lazyNamespaceStore) ensureNamespace(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return nil
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}
+	_, err := s.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "gitopskit"})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s for inventories: %w", DefaultNamespace, err)
+	}
+	s.ready = true
+	return nil
+}
+
+// claim records this Reconciler's source and root path as the owner of its
+// inventory store (inventory.Claimer), and refuses a store another source
+// or path holds, unless Options.TakeOver. Before any source was fetched the
+// owner is unknown and nothing is checked.
+func (r *Reconciler) claim(ctx context.Context) error {
+	c, ok := r.opts.Apply.Store.(inventory.Claimer)
+	r.mu.Lock()
+	last := r.last
+	r.mu.Unlock()
+	if !ok || last == nil {
+		return nil
+	}
+	if err := c.Claim(ctx, last.URL+"#"+path.Clean("/"+r.opts.Path), r.opts.TakeOver); err != nil {
+		var ce *inventory.ClaimedError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%w (Options.TakeOver, cli -take-over, to take it over)", err)
+		}
+		return err
+	}
+	return nil
 }
 
 func clusterCapabilities(cfg *rest.Config) (string, []string, error) {
@@ -405,6 +450,9 @@ func (r *Reconciler) Teardown(ctx context.Context) (*Result, error) {
 	lister, ok := r.opts.Apply.Store.(inventory.Lister)
 	if !ok {
 		return nil, errors.New("gitopskit: Teardown needs an inventory store that can list its units")
+	}
+	if err := r.claim(ctx); err != nil {
+		return nil, err
 	}
 	ids, err := lister.List(ctx)
 	if err != nil {

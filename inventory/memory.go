@@ -10,8 +10,9 @@ import (
 // MemoryStore keeps inventories in memory. The zero value is ready to use
 // and safe for concurrent use.
 type MemoryStore struct {
-	mu   sync.Mutex
-	invs map[string]*Inventory
+	mu    sync.Mutex
+	invs  map[string]*Inventory
+	owner string
 }
 
 // Load returns a copy of the unit's inventory.

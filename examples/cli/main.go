@@ -78,6 +78,7 @@ type options struct {
 	withDeps     bool
 	ignoreFlux   bool
 	allowEmpty   bool
+	takeOver     bool
 	interval     time.Duration
 }
 
@@ -129,6 +130,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		fs.BoolVar(&o.ignoreFlux, "ignore-flux-install", false, "leave out flux-system/gotk-components.yaml (Flux's own installation, as flux bootstrap writes it)")
 		fs.StringVar(&o.name, "name", "gitopskit", "name of this repository's inventories in the cluster; one per repository and path")
 		fs.BoolVar(&o.allowEmpty, "allow-empty", false, "let a unit whose render comes back empty prune everything it applied (refused otherwise)")
+		fs.BoolVar(&o.takeOver, "take-over", false, "use inventories another repository or path reconciled into under this -name (refused otherwise)")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -153,7 +155,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		ignore = gitopskit.IgnoreFluxInstall
 	}
 	r, err := gitopskit.New(gitopskit.Options{
-		Ignore: ignore,
+		Ignore: ignore, TakeOver: o.takeOver,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
 		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion},
 		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},

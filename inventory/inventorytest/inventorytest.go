@@ -92,6 +92,30 @@ func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 			t.Errorf("got %d entries back", len(got.Entries))
 		}
 	})
+	t.Run("claim", func(t *testing.T) {
+		s := newStore(t)
+		c, ok := s.(inventory.Claimer)
+		if !ok {
+			t.Skip("the store does not record an owner")
+		}
+		a, b := "https://github.com/acme/fleet#clusters/dev", "file:///home/me/other#clusters/dev"
+		for _, step := range []struct {
+			owner    string
+			takeOver bool
+			wantErr  bool
+		}{{a, false, false}, {a, false, false}, {b, false, true}, {b, true, false}, {a, false, true}} {
+			err := c.Claim(ctx, step.owner, step.takeOver)
+			var ce *inventory.ClaimedError
+			if step.wantErr != errors.As(err, &ce) {
+				t.Fatalf("Claim(%s, takeOver %v) = %v", step.owner, step.takeOver, err)
+			}
+		}
+		if lister, ok := s.(inventory.Lister); ok {
+			if units, err := lister.List(ctx); err != nil || len(units) != 0 {
+				t.Errorf("the owner record shows as units: %v %v", units, err)
+			}
+		}
+	})
 	t.Run("list and delete", func(t *testing.T) {
 		s := newStore(t)
 		lister, ok := s.(inventory.Lister)
