@@ -124,7 +124,11 @@ func specOf(obj *unstructured.Unstructured) (Spec, error) {
 		if ns == "" {
 			ns = obj.GetNamespace()
 		}
-		s.DependsOn = append(s.DependsOn, obj.GetKind()+"/"+ns+"/"+d.Name)
+		id := obj.GetKind() + "/" + ns + "/" + d.Name
+		if id == UnitID(obj) {
+			return Spec{}, fmt.Errorf("spec.dependsOn[%d] names the unit itself, so it could never be ready", i)
+		}
+		s.DependsOn = append(s.DependsOn, id)
 	}
 	if s.Wait && !helm {
 		return s, nil // Flux ignores healthChecks when wait is set

@@ -68,6 +68,10 @@ func TestSpecOf(t *testing.T) {
 			obj:     ks + "  interval: 10m\n  prune: true\n  healthChecks: [{apiVersion: v1, name: x}]\n",
 			wantErr: "spec.healthChecks[0]:",
 		},
+		"a dependsOn on itself": {
+			obj:     ks + "  interval: 10m\n  prune: true\n  dependsOn: [{name: apps}]\n",
+			wantErr: "spec.dependsOn[0] names the unit itself",
+		},
 		"a dependsOn with no name": {
 			obj:     ks + "  interval: 10m\n  prune: true\n  dependsOn: [{namespace: x}]\n",
 			wantErr: "spec.dependsOn[0]: name is required",

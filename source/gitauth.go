@@ -66,17 +66,16 @@ func isSSH(u string) bool {
 // splitCredentials removes a password from an http(s) URL, returning the
 // clean URL and the credentials found in it.
 func splitCredentials(raw string) (clean string, user, pass string) {
-	if !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
+	user, pass, with := userinfo(raw)
+	if user == "" && pass == "" {
 		return raw, "", ""
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw, "", ""
+	if scheme, _, ok := strings.Cut(raw, "://"); ok && (strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")) {
+		return with(""), user, pass // the credentials go to basic auth
 	}
-	user = u.User.Username()
-	pass, _ = u.User.Password()
-	u.User = nil
-	return u.String(), user, pass
+	// SSH and the rest keep their user; a password is never kept (SSH
+	// authenticates with keys here).
+	return with(user), "", ""
 }
 
 // transportAuth turns GitAuth into go-git's auth method for the URL.

@@ -15,15 +15,6 @@ import (
 
 var errNotModified = errors.New("not modified")
 
-// redactURL removes any password from a URL, for display.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
-}
-
 func (h *HelmChart) client() (*http.Client, error) {
 	if h.opts.HTTPClient != nil {
 		return h.opts.HTTPClient, nil
