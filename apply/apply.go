@@ -314,10 +314,16 @@ func (a *Applier) Apply(ctx context.Context, units []Unit) (*Result, error) {
 	walk, err := g.Walk(ctx, a.opts.Concurrency, func(ctx context.Context, node string) error {
 		id, ready := g.NodeUnit(node)
 		var r *UnitResult
+		u := byID[id]
+		if err := run.contested[id]; err != nil && u.Mode == Reconcile {
+			failed := *u
+			failed.Mode, failed.Err = Fail, err
+			u = &failed
+		}
 		if ready {
-			r = a.readyUnit(ctx, byID[id], g.Readiness(id))
+			r = a.readyUnit(ctx, u, g.Readiness(id))
 		} else {
-			r = a.applyUnit(ctx, byID[id], g.Readiness(id), claims)
+			r = a.applyUnit(ctx, u, g.Readiness(id), claims)
 		}
 		mu.Lock()
 		results[node] = r
@@ -420,17 +426,40 @@ type run struct {
 	byID  map[string]*Unit
 	// claims maps an object ID to the unit applying it in this run.
 	claims map[string]string
-	dunits []dag.Unit
+	// contested says, per unit, which of its objects another unit renders
+	// differently: applying both would flip the object on every pass.
+	contested map[string]error
+	dunits    []dag.Unit
 }
 
 func (a *Applier) newRun(units []Unit) (*run, error) {
-	r := &run{byID: map[string]*Unit{}, claims: map[string]string{}}
+	r := &run{byID: map[string]*Unit{}, claims: map[string]string{}, contested: map[string]error{}}
+	type claim struct{ unit, digest string }
+	first := map[string]claim{}
+	var msgs = map[string][]string{}
 	for i := range units {
 		u := &units[i]
 		r.byID[u.ID] = u
 		for _, o := range u.Objects {
-			r.claims[entryOf(o).ID()] = u.ID
+			id := entryOf(o).ID()
+			r.claims[id] = u.ID
+			c := o.DeepCopy()
+			_ = stringDataToData(c)
+			d := digestOf(c)
+			prev, seen := first[id]
+			if !seen {
+				first[id] = claim{u.ID, d}
+				continue
+			}
+			if prev.unit != u.ID && prev.digest != d {
+				msg := fmt.Sprintf("%s is rendered differently by %s and %s; neither is applied, or they would overwrite each other on every pass (render it in one unit, or identically in both)", dag.RefOf(o), prev.unit, u.ID)
+				msgs[prev.unit] = append(msgs[prev.unit], msg)
+				msgs[u.ID] = append(msgs[u.ID], msg)
+			}
 		}
+	}
+	for id, m := range msgs {
+		r.contested[id] = errors.New(strings.Join(slices.Compact(m), "; "))
 	}
 	dunits, err := dagUnits(units)
 	if err != nil {

@@ -231,3 +231,39 @@ func TestRefusedBeforeInventory(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectInTwoUnits: an object two units render identically (a
+// Namespace both overlays hold) is applied once, fine; rendered differently
+// it would flip on every pass, so both units fail, naming the object and
+// each other, and neither touches the cluster.
+func TestObjectInTwoUnits(t *testing.T) {
+	ns := testNS()
+	a, store := newMemoryApplier(t)
+	ctx := context.Background()
+	cm := func(value string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: " + ns + "}\ndata: {k: " + value + "}\n"
+	}
+	res := applyOK(t, a,
+		Unit{ID: "dependency", Objects: objs(t, nsDoc(ns), cmDoc(ns, "dep"))},
+		Unit{ID: "application", Links: dag.Links{DependsOn: []string{"dependency"}}, Objects: objs(t, nsDoc(ns), cmDoc(ns, "app"))},
+	)
+	if len(res.Warnings) != 1 || res.Warnings[0].Kind != dag.ProblemDuplicateObject {
+		t.Errorf("warnings: %v", res.Warnings)
+	}
+	res, err := a.Apply(ctx, []Unit{
+		{ID: "one", Objects: objs(t, cm("1"))},
+		{ID: "two", Objects: objs(t, cm("2"))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"one", "two"} {
+		u, _ := res.Unit(id)
+		if u.Err == nil || !strings.Contains(u.Err.Error(), "ConfigMap/"+ns+"/shared is rendered differently by one and two") {
+			t.Errorf("%s: err = %v", id, u.Err)
+		}
+		if _, err := store.Load(ctx, id); !errors.Is(err, inventory.ErrNotFound) {
+			t.Errorf("%s touched its inventory: %v", id, err)
+		}
+	}
+}

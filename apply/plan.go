@@ -114,6 +114,10 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 			continue
 		}
 		u := byID[id]
+		if err := r.contested[id]; err != nil && u.Mode == Reconcile {
+			plan.Objects = append(plan.Objects, PlannedObject{Unit: u.ID, Action: PlanSkip, Message: err.Error()})
+			continue
+		}
 		switch u.Mode {
 		case Hold, HoldNotReady:
 			continue
