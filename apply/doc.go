@@ -46,6 +46,12 @@
 // Health reads a unit's inventory and checks its objects with kstatus, for
 // status displays in other processes.
 //
+// Before a unit's inventory is written, its objects are checked: a kind the
+// server does not serve (and no CRD of the unit defines) or an impossible
+// name fails the unit untouched, and so does an object another unit of the
+// same Apply renders differently (both units fail; identical copies are
+// fine). NotEmpty tells an empty Objects from an empty render.
+//
 // Results are data: per unit its state, the change set and what was
 // pruned; an Events callback reports progress as it happens; logging goes
 // only to an injected *slog.Logger.
