@@ -377,6 +377,13 @@ func (s *lazyNamespaceStore) Save(ctx context.Context, inv *inventory.Inventory)
 	return s.ConfigMapStore.Save(ctx, inv)
 }
 
+func (s *lazyNamespaceStore) Key(ctx context.Context) ([]byte, error) {
+	if err := s.ensureNamespace(ctx); err != nil {
+		return nil, err
+	}
+	return s.ConfigMapStore.Key(ctx)
+}
+
 func (s *lazyNamespaceStore) Claim(ctx context.Context, owner string, takeOver bool) error {
 	if err := s.ensureNamespace(ctx); err != nil {
 		return err

@@ -194,6 +194,9 @@ type Applier struct {
 	client client.Client
 	rm     *ssa.ResourceManager
 	log    *slog.Logger
+
+	keyMu sync.Mutex
+	key   []byte // the store's key, once read
 }
 
 // New returns an Applier for the cluster cfg reaches.

@@ -75,3 +75,34 @@ func TestUnchangedAndDrift(t *testing.T) {
 		t.Errorf("drift not corrected: %q", v)
 	}
 }
+
+// TestSecretDigestKeyed: the inventory's digest of a Secret is keyed with
+// the store's key, so it cannot be matched against guesses of the value;
+// an unchanged Secret still makes no write.
+func TestSecretDigestKeyed(t *testing.T) {
+	ns := testNS()
+	ctx := context.Background()
+	a, store := newMemoryApplier(t)
+	secret := "apiVersion: v1\nkind: Secret\nmetadata: {name: pin, namespace: " + ns + "}\nstringData: {pin: \"1234\"}\n"
+	unit := func() []Unit { return []Unit{{ID: "s", Objects: objs(t, nsDoc(ns), secret)}} }
+	applyOK(t, a, unit()...)
+	inv, err := store.Load(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guess := objs(t, secret)[0]
+	if err := stringDataToData(guess); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range inv.Entries {
+		if e.Kind == "Secret" && (e.Digest == "" || e.Digest == digestOf(guess)) {
+			t.Errorf("the Secret's digest %q is empty or the plain one", e.Digest)
+		}
+	}
+	res := applyOK(t, a, unit()...)
+	for _, c := range res.Units[0].Changes {
+		if c.Action != "unchanged" {
+			t.Errorf("%s: %s", c.Object, c.Action)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -28,6 +29,24 @@ func digestOf(o *unstructured.Unstructured) string {
 	b, _ := json.Marshal(o.Object)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// storedDigest is the digest an inventory keeps for an object: for a
+// Secret, keyed with the store's key (HMAC-SHA256), so the inventory —
+// readable by whoever may view its namespace — gives no way to test
+// guesses of the Secret's values; for everything else, digestOf. With no
+// key a Secret gets no digest, and is applied on every pass.
+func storedDigest(key []byte, o *unstructured.Unstructured) string {
+	if gvk := o.GroupVersionKind(); gvk.Group != "" || gvk.Kind != "Secret" {
+		return digestOf(o)
+	}
+	if len(key) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(o.Object)
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 // digests are, by object ID, the digest of what the inventory says was last

@@ -190,6 +190,10 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 		return err
 	}
 	run.old = old
+	key, err := a.storeKey(ctx, u)
+	if err != nil {
+		return err
+	}
 	run.objs = make([]*unstructured.Unstructured, len(u.Objects))
 	for i, o := range u.Objects {
 		run.objs[i] = o.DeepCopy()
@@ -206,7 +210,7 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 	entries := make([]inventory.Entry, 0, len(run.objs))
 	for _, o := range run.objs {
 		e := entryOf(o)
-		e.Digest = digestOf(o)
+		e.Digest = storedDigest(key, o)
 		run.digests.now[e.ID()] = e.Digest
 		entries = append(entries, e)
 	}
@@ -510,4 +514,26 @@ func (a *Applier) checkObjects(run *unitRun) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// storeKey is the store's key (inventory.Keyer) for the digests of
+// Secrets, read once per Applier — when the unit has a Secret at all.
+func (a *Applier) storeKey(ctx context.Context, u *Unit) ([]byte, error) {
+	k, ok := a.opts.Store.(inventory.Keyer)
+	if !ok || !slices.ContainsFunc(u.Objects, func(o *unstructured.Unstructured) bool {
+		gvk := o.GroupVersionKind()
+		return gvk.Group == "" && gvk.Kind == "Secret"
+	}) {
+		return nil, nil
+	}
+	a.keyMu.Lock()
+	defer a.keyMu.Unlock()
+	if a.key == nil {
+		key, err := k.Key(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.key = key
+	}
+	return a.key, nil
 }

@@ -13,6 +13,7 @@ type MemoryStore struct {
 	mu    sync.Mutex
 	invs  map[string]*Inventory
 	owner string
+	key   []byte
 }
 
 // Load returns a copy of the unit's inventory.

@@ -92,6 +92,21 @@ func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 			t.Errorf("got %d entries back", len(got.Entries))
 		}
 	})
+	t.Run("key", func(t *testing.T) {
+		s := newStore(t)
+		k, ok := s.(inventory.Keyer)
+		if !ok {
+			t.Skip("the store keeps no key")
+		}
+		a, err := k.Key(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := k.Key(ctx)
+		if err != nil || len(a) < 32 || !cmp.Equal(a, b) {
+			t.Errorf("key %d bytes, then %v %v: want one key of at least 32 bytes", len(a), b, err)
+		}
+	})
 	t.Run("claim", func(t *testing.T) {
 		s := newStore(t)
 		c, ok := s.(inventory.Claimer)
