@@ -37,6 +37,10 @@ type LoadOptions struct {
 	// Values supplies ConfigMaps and Secrets that substituteFrom and
 	// valuesFrom name and that no unit renders (e.g. created out of band).
 	Values ValueSource
+	// AllowLocalGit lets a GitRepository name a local path or file:// URL
+	// (Flux accepts only http, https and ssh); a mirror may always point
+	// at one.
+	AllowLocalGit bool
 	// MissingValuesEmpty treats a reference that nothing resolves as empty
 	// instead of failing the unit; each one is still reported as a
 	// warning.

@@ -174,6 +174,9 @@ func (l *graphLoader) resolveSource(ctx context.Context, kind, namespace, name s
 	if l.isSelf(namespace, name, url) {
 		return l.art, nil
 	}
+	if !l.opts.AllowLocalGit && !remoteGitURL(url) {
+		return nil, fmt.Errorf("GitRepository %s/%s: url %q is not an http, https or ssh URL; Flux refuses it, and so does a load unless LoadOptions.AllowLocalGit (mirror it to a local path instead)", namespace, name, source.RedactURL(url))
+	}
 	ref := source.GitRef{}
 	ref.Branch, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "branch")
 	ref.Tag, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "tag")
@@ -295,4 +298,19 @@ func ociChartVersion(obj *unstructured.Unstructured) string {
 		}
 	}
 	return ""
+}
+
+// remoteGitURL reports whether a GitRepository URL is one Flux accepts:
+// http, https or ssh (including scp-like user@host:path), never a local
+// path or file:// URL that would read another repository of this machine.
+func remoteGitURL(u string) bool {
+	lower := strings.ToLower(u)
+	for _, p := range []string{"http://", "https://", "ssh://"} {
+		if strings.HasPrefix(lower, p) {
+			return true
+		}
+	}
+	// scp-like: user@host:path, with no scheme and no leading slash.
+	at, colon := strings.Index(u, "@"), strings.Index(u, ":")
+	return !strings.Contains(u, "://") && at > 0 && colon > at && !strings.HasPrefix(u, "/")
 }

@@ -166,3 +166,32 @@ func TestLoadHonoursIgnoreRules(t *testing.T) {
 		t.Errorf("rendered (-want +got):\n%s", diff)
 	}
 }
+
+// TestLoadRefusesLocalGit: a GitRepository naming a local path or file://
+// URL is refused, as Flux refuses it, unless the caller allows it; a
+// mirror may point anywhere.
+func TestLoadRefusesLocalGit(t *testing.T) {
+	other := t.TempDir()
+	dir := t.TempDir()
+	writeRepo(t, dir, map[string]string{
+		"root/git.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: other, namespace: flux-system}\nspec: {interval: 1h, url: \"file://" + other + "\", ref: {branch: main}}\n---\n" +
+			strings.Replace(kustomizationYAML("from-other", "./"), "name: flux-system}", "name: other}", 1),
+	})
+	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Unit("Kustomization/flux-system/from-other").Err; err == nil || !strings.Contains(err.Error(), "is not an http, https or ssh URL") {
+		t.Errorf("err = %v", err)
+	}
+	for url, want := range map[string]bool{"https://github.com/a/b": true, "HTTPS://github.com/a/b": true, "ssh://git@github.com/a/b": true,
+		"git@github.com:a/b.git": true, "file:///srv/repo": false, "/srv/repo": false, "../repo": false} {
+		if got := remoteGitURL(url); got != want {
+			t.Errorf("remoteGitURL(%q) = %v", url, got)
+		}
+	}
+}

@@ -65,7 +65,7 @@ type HelmChart struct {
 
 // NewHelmChart returns a source for chart name at version from repoURL.
 func NewHelmChart(repoURL, name, version string, opts HelmOptions) *HelmChart {
-	return &HelmChart{repoURL: strings.TrimSuffix(redactURL(repoURL), "/"), name: name, version: version, opts: opts}
+	return &HelmChart{repoURL: strings.TrimSuffix(RedactURL(repoURL), "/"), name: name, version: version, opts: opts}
 }
 
 func (h *HelmChart) errorf(format string, args ...any) error {
@@ -177,9 +177,9 @@ func (h *HelmChart) fetchIndexed(ctx context.Context, root string) (*Artifact, e
 		return nil, err
 	}
 	defer resp.Body.Close()
-	t, err := storeChart(ctx, root, resp.Body, cv.Digest, redactURL(chartURL))
+	t, err := storeChart(ctx, root, resp.Body, cv.Digest, RedactURL(chartURL))
 	if err != nil {
-		return nil, h.errorf("%s: %w", redactURL(chartURL), err)
+		return nil, h.errorf("%s: %w", RedactURL(chartURL), err)
 	}
 	return h.finish(root, t, cv.Version, t.URL)
 }

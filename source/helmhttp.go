@@ -54,7 +54,7 @@ func (h *HelmChart) resolveChartURL(ref string) (string, error) {
 func (h *HelmChart) get(ctx context.Context, raw string, hdr http.Header) (*http.Response, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, h.errorf("URL %q does not parse", redactURL(raw))
+		return nil, h.errorf("URL %q does not parse", RedactURL(raw))
 	}
 	if u.Scheme == "file" {
 		f, err := os.Open(filepath.FromSlash(u.Path))
@@ -69,7 +69,7 @@ func (h *HelmChart) get(ctx context.Context, raw string, hdr http.Header) (*http
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return nil, h.errorf("GET %s: %w", redactURL(raw), err)
+		return nil, h.errorf("GET %s: %w", RedactURL(raw), err)
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -82,13 +82,13 @@ func (h *HelmChart) get(ctx context.Context, raw string, hdr http.Header) (*http
 	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, h.errorf("GET %s: %w", redactURL(raw), ctx.Err())
+			return nil, h.errorf("GET %s: %w", RedactURL(raw), ctx.Err())
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error repeats the URL, credentials and all
 		}
-		return nil, h.errorf("GET %s: %w", redactURL(raw), err)
+		return nil, h.errorf("GET %s: %w", RedactURL(raw), err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
@@ -96,11 +96,11 @@ func (h *HelmChart) get(ctx context.Context, raw string, hdr http.Header) (*http
 		return nil, errNotModified
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		resp.Body.Close()
-		return nil, h.errorf("GET %s: authentication failed (%s)", redactURL(raw), resp.Status)
+		return nil, h.errorf("GET %s: authentication failed (%s)", RedactURL(raw), resp.Status)
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		return nil, h.errorf("GET %s: %s", redactURL(raw), resp.Status)
+		return nil, h.errorf("GET %s: %s", RedactURL(raw), resp.Status)
 	}
 	return resp, nil
 }

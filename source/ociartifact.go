@@ -47,7 +47,7 @@ type OCI struct {
 // registry, or file:///dir, an OCI image layout directory (a hermetic
 // mirror of a registry repository: its index.json names tags).
 func NewOCI(url string, opts OCIOptions) *OCI {
-	return &OCI{url: redactURL(url), opts: opts}
+	return &OCI{url: RedactURL(url), opts: opts}
 }
 
 func (o *OCI) errorf(format string, args ...any) error {

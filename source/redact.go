@@ -29,9 +29,10 @@ func userinfo(raw string) (user, pass string, withUser func(user string) string)
 	}
 }
 
-// redactURL removes any password from a URL, for display: the user stays,
-// the password becomes "xxxxx".
-func redactURL(raw string) string {
+// RedactURL removes any password from a URL, for display: the user stays,
+// the password becomes "xxxxx". It works on any string, whatever the
+// scheme's case and whether it parses as a URL.
+func RedactURL(raw string) string {
 	user, pass, with := userinfo(raw)
 	if pass == "" {
 		return raw

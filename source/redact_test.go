@@ -18,8 +18,8 @@ func TestNoCredentialsShown(t *testing.T) {
 		"oci://alice:" + secret + "@127.0.0.1:1/charts",
 		"alice:" + secret + "@127.0.0.1:1/fleet.git", // no scheme
 	} {
-		if got := redactURL(raw); strings.Contains(got, secret) || !strings.Contains(got, "alice") {
-			t.Errorf("redactURL(%q) = %q", raw, got)
+		if got := RedactURL(raw); strings.Contains(got, secret) || !strings.Contains(got, "alice") {
+			t.Errorf("RedactURL(%q) = %q", raw, got)
 		}
 		clean, _, _ := splitCredentials(raw)
 		if strings.Contains(clean, secret) {
@@ -36,7 +36,7 @@ func TestNoCredentialsShown(t *testing.T) {
 	if clean, user, pass := splitCredentials("HTTPS://alice:" + secret + "@h/r"); clean != "HTTPS://h/r" || user != "alice" || pass != secret {
 		t.Errorf("basic auth from an upper-case scheme: %q %q %q", clean, user, pass)
 	}
-	if got := redactURL("https://127.0.0.1:1/fleet.git"); got != "https://127.0.0.1:1/fleet.git" {
+	if got := RedactURL("https://127.0.0.1:1/fleet.git"); got != "https://127.0.0.1:1/fleet.git" {
 		t.Errorf("a URL without credentials changed: %q", got)
 	}
 }

@@ -59,7 +59,20 @@ func main() {
 	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	go func() {
+		// A render or a wait that does not see the cancellation in time
+		// does not keep the process: everything applied is already safe in
+		// the inventory (old ∪ new is recorded first).
+		<-ctx.Done()
+		time.Sleep(5 * time.Second)
+		fmt.Fprintln(os.Stderr, "cli: interrupted")
+		os.Exit(130)
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout)
+	if err == nil && ctx.Err() != nil {
+		err = errors.New("interrupted")
+	}
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "cli:", err)
 		}
@@ -73,6 +86,7 @@ type options struct {
 	mirrors                   source.Mirrors
 	kubeconfig, name          string
 	kubeVersion               string
+	allowLocalGit             bool
 	// command-specific
 	unit, format string
 	withDeps     bool
@@ -109,6 +123,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	fs.StringVar(&o.branch, "branch", "", "Git branch (default: the remote's HEAD)")
 	fs.StringVar(&o.path, "path", "", "path of the root Kustomization in the repository, e.g. clusters/dev")
 	fs.Var(o.mirrors, "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
+	fs.BoolVar(&o.allowLocalGit, "allow-local-git", false, "let GitRepositories name local paths or file:// URLs (Flux allows only http, https and ssh)")
 	fs.StringVar(&o.kubeVersion, "kube-version", "", "Kubernetes version Helm charts render for (default: the cluster's, or "+render.DefaultKubeVersion+" with no cluster)")
 	switch cmd {
 	case "render":
@@ -157,7 +172,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	r, err := gitopskit.New(gitopskit.Options{
 		Ignore: ignore, TakeOver: o.takeOver,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
-		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion},
+		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit},
 		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},
 	})
 	if err != nil {
@@ -230,7 +245,7 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 	if err != nil {
 		return err
 	}
-	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion})
+	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit})
 	if err != nil {
 		return err
 	}
