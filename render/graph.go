@@ -37,6 +37,10 @@ type LoadOptions struct {
 	// Values supplies ConfigMaps and Secrets that substituteFrom and
 	// valuesFrom name and that no unit renders (e.g. created out of band).
 	Values ValueSource
+	// StrictSubstitution makes a postBuild ${var} with no value and no
+	// default an error on its unit, as kustomize-controller's
+	// --feature-gates=StrictPostBuildSubstitutions does.
+	StrictSubstitution bool
 	// AllowLocalGit lets a GitRepository name a local path or file:// URL
 	// (Flux accepts only http, https and ssh); a mirror may always point
 	// at one.
@@ -177,7 +181,7 @@ type fetchResult struct {
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
 		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}, generated: map[string][]generatedArtifact{},
-		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache})}
+		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution})}
 	return l
 }
 

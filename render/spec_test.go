@@ -195,3 +195,28 @@ func TestLoadRefusesLocalGit(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadStrictSubstitution: LoadOptions.StrictSubstitution reaches every
+// Kustomization of a load: a ${var} with no value fails its unit, which
+// renders it empty otherwise.
+func TestLoadStrictSubstitution(t *testing.T) {
+	dir := t.TempDir()
+	writeRepo(t, dir, map[string]string{
+		"root/app.yaml": strings.Replace(kustomizationYAML("app", "./app"), "prune: true", "prune: true\n  postBuild: {substitute: {known: x}}", 1),
+		"app/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {a: \"${unknown}\"}\n",
+	})
+	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, strict := range []bool{false, true} {
+		g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir(), StrictSubstitution: strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = g.Unit("Kustomization/flux-system/app").Err
+		if strict != (err != nil) || (strict && !strings.Contains(err.Error(), "variable unknown has no value")) {
+			t.Errorf("strict %v: err = %v", strict, err)
+		}
+	}
+}
