@@ -41,6 +41,9 @@ type LoadOptions struct {
 	// default an error on its unit, as kustomize-controller's
 	// --feature-gates=StrictPostBuildSubstitutions does.
 	StrictSubstitution bool
+	// AllowRemoteBases lets kustomize fetch remote bases; without it a
+	// load makes no network access but through its sources and mirrors.
+	AllowRemoteBases bool
 	// AllowLocalGit lets a GitRepository name a local path or file:// URL
 	// (Flux accepts only http, https and ssh); a mirror may always point
 	// at one.
@@ -181,7 +184,7 @@ type fetchResult struct {
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
 		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}, generated: map[string][]generatedArtifact{},
-		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution})}
+		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases})}
 	return l
 }
 

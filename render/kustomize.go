@@ -41,6 +41,11 @@ type KustomizeOptions struct {
 	// error, as Flux's StrictPostBuildSubstitutions feature gate does;
 	// otherwise it becomes the empty string, as Flux does by default.
 	StrictSubstitution bool
+	// AllowRemoteBases lets kustomize fetch what a kustomization names
+	// outside the artifact (remote bases: https://, github.com/…, git::…).
+	// Without it every resource, base and component must be in the
+	// artifact, and nothing is fetched: a render makes no network access.
+	AllowRemoteBases bool
 }
 
 // Kustomize renders Flux Kustomizations with kustomize (krusty), the way
@@ -133,6 +138,11 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 		return fail("%w", err)
 	}
 
+	if !k.opts.AllowRemoteBases {
+		if err := localOnly(fsys, dir, art.Path, map[string]bool{}); err != nil {
+			return fail("%w", err)
+		}
+	}
 	exclusive := k.setsSchema(art)
 	if exclusive {
 		schemaLock.Lock()
@@ -305,4 +315,60 @@ func (k *Kustomize) setsSchema(art *source.Artifact) bool {
 	k.scans.seen[art.Digest] = found
 	k.scans.mu.Unlock()
 	return found
+}
+
+// localOnly checks, before kustomize runs, that every resource, base and
+// component the kustomization in dir names (and, in turn, theirs) is a
+// file or directory of the artifact: kustomize fetches whatever it cannot
+// find locally, so a name that is not there would go to the network.
+func localOnly(fsys filesys.FileSystem, dir, root string, seen map[string]bool) error {
+	if seen[dir] {
+		return nil
+	}
+	seen[dir] = true
+	var kfile string
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		if p := filepath.Join(dir, n); fsys.Exists(p) && !fsys.IsDir(p) {
+			kfile = p
+			break
+		}
+	}
+	if kfile == "" {
+		return nil
+	}
+	b, err := fsys.ReadFile(kfile)
+	if err != nil {
+		return err
+	}
+	var kus kustypes.Kustomization
+	if err := yaml.Unmarshal(b, &kus); err != nil {
+		return fmt.Errorf("%s: %w", relPath(kfile, root), err)
+	}
+	refs := append(append(append([]string(nil), kus.Resources...), kus.Bases...), kus.Components...)
+	for _, r := range refs {
+		p := r
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, r)
+		}
+		if rel := relPath(p, root); rel == ".." || strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("%s: %q is not in or below the source root", relPath(kfile, root), r)
+		}
+		if !fsys.Exists(p) {
+			return fmt.Errorf("%s: %q is not a file or directory of the source; remote bases are not fetched (KustomizeOptions.AllowRemoteBases, LoadOptions.AllowRemoteBases)", relPath(kfile, root), r)
+		}
+		if fsys.IsDir(p) {
+			if err := localOnly(fsys, p, root, seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// relPath is p relative to the artifact root, for messages.
+func relPath(p, root string) string {
+	if rel, err := filepath.Rel(root, p); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return p
 }

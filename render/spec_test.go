@@ -2,7 +2,11 @@ package render
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,5 +222,44 @@ func TestLoadStrictSubstitution(t *testing.T) {
 		if strict != (err != nil) || (strict && !strings.Contains(err.Error(), "variable unknown has no value")) {
 			t.Errorf("strict %v: err = %v", strict, err)
 		}
+	}
+}
+
+// TestNoRemoteBases: a kustomization naming something outside the source
+// fails its unit with no request made; allowed, kustomize fetches it.
+func TestNoRemoteBases(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: remote, namespace: default}\n")
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	writeRepo(t, dir, map[string]string{
+		"root/app.yaml":               kustomizationYAML("app", "./app"),
+		"app/kustomization.yaml":      "resources: [local.yaml, base]\n",
+		"app/local.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local, namespace: default}\n",
+		"app/base/kustomization.yaml": "resources: [\"" + srv.URL + "/cm.yaml\"]\n",
+	})
+	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Unit("Kustomization/flux-system/app").Err; err == nil || !strings.Contains(err.Error(), `app/base/kustomization.yaml: "`+srv.URL+`/cm.yaml" is not a file or directory of the source; remote bases are not fetched`) {
+		t.Errorf("err = %v", err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests made", n)
+	}
+	g, err = Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir(), AllowRemoteBases: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := g.Unit("Kustomization/flux-system/app"); u.Err != nil || len(u.Objects) != 2 || requests.Load() == 0 {
+		t.Errorf("allowed: %v, %d objects, %d requests", u.Err, len(u.Objects), requests.Load())
 	}
 }

@@ -88,6 +88,7 @@ type options struct {
 	kubeVersion               string
 	allowLocalGit             bool
 	strictSubst               bool
+	remoteBases               bool
 	// command-specific
 	unit, format string
 	withDeps     bool
@@ -124,6 +125,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	fs.StringVar(&o.branch, "branch", "", "Git branch (default: the remote's HEAD)")
 	fs.StringVar(&o.path, "path", "", "path of the root Kustomization in the repository, e.g. clusters/dev")
 	fs.Var(o.mirrors, "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
+	fs.BoolVar(&o.remoteBases, "allow-remote-bases", false, "let kustomize fetch remote bases (refused otherwise: a render makes no network access but through sources and mirrors)")
 	fs.BoolVar(&o.strictSubst, "strict-substitution", false, "fail a unit whose postBuild ${var} has no value and no default")
 	fs.BoolVar(&o.allowLocalGit, "allow-local-git", false, "let GitRepositories name local paths or file:// URLs (Flux allows only http, https and ssh)")
 	fs.StringVar(&o.kubeVersion, "kube-version", "", "Kubernetes version Helm charts render for (default: the cluster's, or "+render.DefaultKubeVersion+" with no cluster)")
@@ -174,7 +176,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	r, err := gitopskit.New(gitopskit.Options{
 		Ignore: ignore, TakeOver: o.takeOver,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
-		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst},
+		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases},
 		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},
 	})
 	if err != nil {
@@ -247,7 +249,7 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 	if err != nil {
 		return err
 	}
-	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst})
+	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases})
 	if err != nil {
 		return err
 	}
