@@ -65,10 +65,7 @@ func TestLoadExternalArtifacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := loadRoot(t, art, LoadOptions{})
 	if u := g.Unit("Kustomization/flux-system/apps"); u.Err != nil || len(u.Objects) != 1 || !strings.HasPrefix(u.Revision, "latest@sha256:") {
 		t.Errorf("apps: %v, %d objects, revision %q", u.Err, len(u.Objects), u.Revision)
 	}

@@ -108,21 +108,13 @@ func TestSpecOf(t *testing.T) {
 // naming itself and the field; what depends on it is blocked, the rest
 // renders. Health checks and readiness reach dag through DagUnits.
 func TestLoadBadSpec(t *testing.T) {
-	dir := t.TempDir()
-	writeRepo(t, dir, map[string]string{
+	art := repoArtifact(t, map[string]string{
 		"root/units.yaml": strings.Replace(kustomizationYAML("bad", "./a"), "interval: 10m", "interval: 10m\n  timeout: soon", 1) + "---\n" +
 			kustomizationYAML("after", "./a", "bad") + "---\n" +
 			strings.Replace(kustomizationYAML("parent", "./a"), "interval: 10m", "interval: 10m\n  wait: true", 1),
 		"a/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\n",
 	})
-	art, err := source.NewDir(dir, source.DirOptions{}).Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := loadRoot(t, art, LoadOptions{})
 	bad := g.Unit("Kustomization/flux-system/bad")
 	if bad.Err == nil || !strings.Contains(bad.Err.Error(), "Kustomization/flux-system/bad: spec: a duration does not parse") || len(bad.Objects) != 0 {
 		t.Errorf("bad: %v, %d objects", bad.Err, len(bad.Objects))
@@ -148,20 +140,12 @@ func TestLoadBadSpec(t *testing.T) {
 // TestLoadHonoursIgnoreRules: a file a .sourceignore leaves out is not
 // rendered, even from a working tree where it is on disk.
 func TestLoadHonoursIgnoreRules(t *testing.T) {
-	dir := t.TempDir()
-	writeRepo(t, dir, map[string]string{
+	art := repoArtifact(t, map[string]string{
 		"root/cm.yaml":       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: default}\n",
 		"root/draft.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: draft, namespace: default}\n",
 		"root/.sourceignore": "draft.yaml\n",
 	})
-	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := loadRoot(t, art, LoadOptions{})
 	var names []string
 	for _, o := range g.Unit(RootID).Objects {
 		names = append(names, o.GetName())
@@ -176,19 +160,11 @@ func TestLoadHonoursIgnoreRules(t *testing.T) {
 // mirror may point anywhere.
 func TestLoadRefusesLocalGit(t *testing.T) {
 	other := t.TempDir()
-	dir := t.TempDir()
-	writeRepo(t, dir, map[string]string{
+	art := repoArtifact(t, map[string]string{
 		"root/git.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: other, namespace: flux-system}\nspec: {interval: 1h, url: \"file://" + other + "\", ref: {branch: main}}\n---\n" +
 			strings.Replace(kustomizationYAML("from-other", "./"), "name: flux-system}", "name: other}", 1),
 	})
-	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := loadRoot(t, art, LoadOptions{})
 	if err := g.Unit("Kustomization/flux-system/from-other").Err; err == nil || !strings.Contains(err.Error(), "is not an http, https or ssh URL") {
 		t.Errorf("err = %v", err)
 	}
@@ -204,21 +180,12 @@ func TestLoadRefusesLocalGit(t *testing.T) {
 // Kustomization of a load: a ${var} with no value fails its unit, which
 // renders it empty otherwise.
 func TestLoadStrictSubstitution(t *testing.T) {
-	dir := t.TempDir()
-	writeRepo(t, dir, map[string]string{
+	art := repoArtifact(t, map[string]string{
 		"root/app.yaml": strings.Replace(kustomizationYAML("app", "./app"), "prune: true", "prune: true\n  postBuild: {substitute: {known: x}}", 1),
 		"app/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {a: \"${unknown}\"}\n",
 	})
-	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, strict := range []bool{false, true} {
-		g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir(), StrictSubstitution: strict})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = g.Unit("Kustomization/flux-system/app").Err
+		err := loadRoot(t, art, LoadOptions{StrictSubstitution: strict}).Unit("Kustomization/flux-system/app").Err
 		if strict != (err != nil) || (strict && !strings.Contains(err.Error(), "variable unknown has no value")) {
 			t.Errorf("strict %v: err = %v", strict, err)
 		}
@@ -234,32 +201,45 @@ func TestNoRemoteBases(t *testing.T) {
 		fmt.Fprint(w, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: remote, namespace: default}\n")
 	}))
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	writeRepo(t, dir, map[string]string{
+	art := repoArtifact(t, map[string]string{
 		"root/app.yaml":               kustomizationYAML("app", "./app"),
 		"app/kustomization.yaml":      "resources: [local.yaml, base]\n",
 		"app/local.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local, namespace: default}\n",
 		"app/base/kustomization.yaml": "resources: [\"" + srv.URL + "/cm.yaml\"]\n",
 	})
-	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := loadRoot(t, art, LoadOptions{})
 	if err := g.Unit("Kustomization/flux-system/app").Err; err == nil || !strings.Contains(err.Error(), `app/base/kustomization.yaml: "`+srv.URL+`/cm.yaml" is not a file or directory of the source; remote bases are not fetched`) {
 		t.Errorf("err = %v", err)
 	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("%d requests made", n)
 	}
-	g, err = Load(context.Background(), art, "root", LoadOptions{CacheDir: t.TempDir(), AllowRemoteBases: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g = loadRoot(t, art, LoadOptions{AllowRemoteBases: true})
 	if u := g.Unit("Kustomization/flux-system/app"); u.Err != nil || len(u.Objects) != 2 || requests.Load() == 0 {
 		t.Errorf("allowed: %v, %d objects, %d requests", u.Err, len(u.Objects), requests.Load())
 	}
+}
+
+// repoArtifact writes files as a repository and fetches it as a working
+// tree.
+func repoArtifact(t *testing.T, files map[string]string) *source.Artifact {
+	t.Helper()
+	dir := t.TempDir()
+	writeRepo(t, dir, files)
+	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return art
+}
+
+// loadRoot loads the artifact's "root" path offline.
+func loadRoot(t *testing.T, art *source.Artifact, opts LoadOptions) *Graph {
+	t.Helper()
+	opts.CacheDir = t.TempDir()
+	g, err := Load(context.Background(), art, "root", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
