@@ -136,19 +136,28 @@ func TestBuildInference(t *testing.T) {
 		},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			g, err := Build(tc.units, tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.edges, g.Edges(), cmpEmpty); diff != "" {
-				t.Errorf("edges (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.problems, problemKeys(g.Problems), cmpEmpty); diff != "" {
-				t.Errorf("problems (-want +got):\n%s", diff)
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkBuild(t, tc.units, tc.opts, tc.edges, tc.problems) })
 	}
+}
+
+// checkBuild builds the graph and compares its edges and problems; the
+// graph must order.
+func checkBuild(t *testing.T, units []Unit, opts Options, edges []Edge, problems []problemKey) *UnitGraph {
+	t.Helper()
+	g, err := Build(units, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(edges, g.Edges(), cmpEmpty); diff != "" {
+		t.Errorf("edges (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(problems, problemKeys(g.Problems), cmpEmpty); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if _, err := g.Sort(); err != nil {
+		t.Errorf("Sort: %v", err)
+	}
+	return g
 }
 
 // cmpEmpty treats nil and empty slices alike.
@@ -330,21 +339,7 @@ func TestNamespaceHeldByTwoUnits(t *testing.T) {
 		},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			g, err := Build(tc.units, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.edges, g.Edges(), cmpEmpty); diff != "" {
-				t.Errorf("edges (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.problems, problemKeys(g.Problems), cmpEmpty); diff != "" {
-				t.Errorf("problems (-want +got):\n%s", diff)
-			}
-			if _, err := g.Sort(); err != nil {
-				t.Errorf("Sort: %v", err)
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkBuild(t, tc.units, Options{}, tc.edges, tc.problems) })
 	}
 }
 
