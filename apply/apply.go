@@ -437,24 +437,33 @@ type run struct {
 
 func (a *Applier) newRun(units []Unit) (*run, error) {
 	r := &run{byID: map[string]*Unit{}, claims: map[string]string{}, contested: map[string]error{}}
-	type claim struct{ unit, digest string }
-	first := map[string]claim{}
-	var msgs = map[string][]string{}
+	// The first unit to claim each object; only an object claimed again
+	// by another unit is digested, to tell an identical copy from a rival.
+	type claim struct {
+		unit   string
+		obj    *unstructured.Unstructured
+		digest string
+	}
+	first := map[string]*claim{}
+	msgs := map[string][]string{}
 	for i := range units {
 		u := &units[i]
 		r.byID[u.ID] = u
 		for _, o := range u.Objects {
 			id := entryOf(o).ID()
 			r.claims[id] = u.ID
-			c := o.DeepCopy()
-			_ = stringDataToData(c)
-			d := digestOf(c)
 			prev, seen := first[id]
 			if !seen {
-				first[id] = claim{u.ID, d}
+				first[id] = &claim{unit: u.ID, obj: o}
 				continue
 			}
-			if prev.unit != u.ID && prev.digest != d {
+			if prev.unit == u.ID {
+				continue
+			}
+			if prev.digest == "" {
+				prev.digest = appliedDigest(prev.obj)
+			}
+			if prev.digest != appliedDigest(o) {
 				msg := fmt.Sprintf("%s is rendered differently by %s and %s; neither is applied, or they would overwrite each other on every pass (render it in one unit, or identically in both)", dag.RefOf(o), prev.unit, u.ID)
 				msgs[prev.unit] = append(msgs[prev.unit], msg)
 				msgs[u.ID] = append(msgs[u.ID], msg)
@@ -469,12 +478,18 @@ func (a *Applier) newRun(units []Unit) (*run, error) {
 		return nil, err
 	}
 	r.dunits = dunits
-	g, err := dag.Build(dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
-	if err != nil {
+	if r.graph, err = a.build(dunits); err != nil {
 		return nil, err
 	}
-	r.graph = g
 	return r, nil
+}
+
+// appliedDigest is digestOf the object as it is applied (a Secret's
+// stringData as data).
+func appliedDigest(o *unstructured.Unstructured) string {
+	c := o.DeepCopy()
+	_ = stringDataToData(c)
+	return digestOf(c)
 }
 
 // Graph is the order Apply and Plan follow for units: their links and the
@@ -486,6 +501,10 @@ func (a *Applier) Graph(units []Unit) (*dag.UnitGraph, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.build(dunits)
+}
+
+func (a *Applier) build(dunits []dag.Unit) (*dag.UnitGraph, error) {
 	return dag.Build(dunits, dag.Options{Preinstalled: a.opts.Preinstalled})
 }
 

@@ -38,9 +38,13 @@ const OwnerAnnotation = "gitopskit.dev/owner"
 
 // ownerName is the ConfigMap recording the store's owner; it has no
 // StoreLabel, so List never takes it for a unit.
-func (s *ConfigMapStore) ownerName() string {
+func (s *ConfigMapStore) ownerName() string { return s.storeObject("gitopskit-owner-") }
+
+// storeObject names an object that belongs to the store as a whole (its
+// owner record, its key): prefix and a digest of the store's name.
+func (s *ConfigMapStore) storeObject(prefix string) string {
 	sum := sha256.Sum256([]byte(s.name))
-	return "gitopskit-owner-" + hex.EncodeToString(sum[:10])
+	return prefix + hex.EncodeToString(sum[:10])
 }
 
 // Claim records owner on the store's owner ConfigMap. An owner already

@@ -3,8 +3,6 @@ package inventory
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,10 +22,7 @@ type Keyer interface {
 const keyData = "key"
 
 // keyName is the Secret holding a ConfigMapStore's key.
-func (s *ConfigMapStore) keyName() string {
-	sum := sha256.Sum256([]byte(s.name))
-	return "gitopskit-key-" + hex.EncodeToString(sum[:10])
-}
+func (s *ConfigMapStore) keyName() string { return s.storeObject("gitopskit-key-") }
 
 // Key reads the store's key from its Secret, or makes a random 32-byte one
 // there.
