@@ -211,6 +211,22 @@ func (l *graphLoader) add(obj *unstructured.Unstructured, parent string) {
 	l.pending = append(l.pending, u)
 }
 
+// reject records a unit whose object in parent's output could not be read:
+// it fails, and so holds back what depends on it and any removal.
+func (l *graphLoader) reject(r RejectedUnit, parent string) {
+	obj := r.Object.DeepCopy()
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace("flux-system")
+	}
+	id := UnitID(obj)
+	if _, ok := l.units[id]; ok {
+		return
+	}
+	u := &Unit{ID: id, Object: obj, Err: fmt.Errorf("%s: %w", id, r.Err)}
+	u.Parent = parent
+	l.units[id] = u
+}
+
 // run renders pending units in waves until no unit can make progress.
 func (l *graphLoader) run(ctx context.Context) error {
 	limit := l.opts.Concurrency
@@ -273,6 +289,9 @@ func (l *graphLoader) absorb(u *Unit, res *Result) {
 	defer l.mu.Unlock()
 	u.Objects, u.Hooks = res.Objects, res.Hooks
 	u.Warnings = append(u.Warnings, res.Warnings...)
+	for _, r := range res.Rejected {
+		l.reject(r, u.ID)
+	}
 	for _, o := range res.Objects {
 		gvk := o.GroupVersionKind()
 		key := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitopskit/gitopskit/internal/yamlbound"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -117,50 +118,68 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	if res, ok := k.opts.Cache.get(key); ok {
 		return res, nil
 	}
-	dir := filepath.Join(art.Path, filepath.FromSlash(p))
+	// kustomize works in the directory a linked path resolves to; errors
+	// still name the path as written.
+	dir, real, err := resolveDir(art.Path, p)
+	if err != nil {
+		return fail("path %q: %w", spec.Path, err)
+	}
+	where := p
+	if real != p {
+		where = fmt.Sprintf("%s (a link to %s)", p, real)
+	}
 
+	// Flux's generator decodes the manifests of a path without a
+	// kustomization file with kustomize's parser, which expands aliases
+	// without bound: check those first.
+	own, err := checkInputs(ctx, art.FS, real)
+	if err != nil {
+		return fail("%w", err)
+	}
 	gen := fluxkustomize.NewGenerator(art.Path, *ks)
 	manifest, kfile, _, err := gen.GenerateManifest(dir)
 	if err != nil {
-		return fail("%s: %w", p, relErr(err, art.Path))
+		if own != "" { // what goes wrong then is about that file
+			return fail("%s: %w", own, relErr(err, art.Path))
+		}
+		return fail("%s: %w", where, relErr(err, art.Path))
 	}
 	manifest, keepOrigin, deprecated, err := withOriginAnnotations(manifest)
 	if err != nil {
-		return fail("%s: %w", p, err)
+		return fail("%s: %w", where, err)
 	}
 	warnings = append(warnings, deprecated...)
 	disk, err := fluxfs.MakeFsOnDiskSecure(art.Path)
 	if err != nil {
 		return fail("%w", err)
 	}
-	fsys := fluxfs.MakeFsInMemory(disk)
-	if err := fsys.WriteFile(kfile, manifest); err != nil {
+	mem := fluxfs.MakeFsInMemory(disk)
+	if err := mem.WriteFile(kfile, manifest); err != nil {
 		return fail("%w", err)
 	}
-
 	if !k.opts.AllowRemoteBases {
-		if err := localOnly(fsys, dir, art.Path, map[string]bool{}); err != nil {
+		if err := localOnly(guardedFS{FileSystem: mem, ctx: ctx, root: art.Path, read: &readFiles{}}, dir, art.Path, map[string]bool{}); err != nil {
 			return fail("%w", err)
 		}
 	}
 	exclusive := k.setsSchema(art)
-	if exclusive {
-		schemaLock.Lock()
-	} else {
-		schemaLock.RLock()
-	}
-	resMap, err := build(fsys, dir)
-	if exclusive {
-		openapi.ResetOpenAPI()
-		schemaLock.Unlock()
-	} else {
-		schemaLock.RUnlock()
+	read := &readFiles{}
+	resMap, err := buildLocked(guardedFS{FileSystem: mem, ctx: ctx, root: art.Path, read: read}, dir, exclusive)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if err != nil {
+		if berr := blame(mem, read.list(), art.Path); berr != nil {
+			return fail("%w", berr)
+		}
+		if real != p {
+			return fail("%s: %w", where, relErr(err, art.Path))
+		}
 		return fail("%w", relErr(err, art.Path))
 	}
 
 	res := &Result{Unit: unit, Warnings: warnings}
+	var rejected []RejectedUnit
 	seen := map[string]bool{}
 	for _, r := range resMap.Resources() {
 		if err := ctx.Err(); err != nil {
@@ -168,9 +187,21 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 		}
 		u, err := resourceObject(r)
 		if err != nil {
-			return fail("%w", err)
+			// A document that parses but is not data (a key twice):
+			// a Flux unit fails alone; anything else fails this unit.
+			file := originFile(r.GetAnnotations(), p)
+			id := &unstructured.Unstructured{}
+			id.SetAPIVersion(r.GetApiVersion())
+			id.SetKind(r.GetKind())
+			id.SetName(r.GetName())
+			id.SetNamespace(r.GetNamespace())
+			if !isFluxUnit(id) {
+				return fail("%s: %s: %w", file, objectKey(id), err)
+			}
+			rejected = append(rejected, RejectedUnit{Object: id, File: file, Err: fmt.Errorf("%s: %w", file, err)})
+			continue
 		}
-		file := originFile(u, p)
+		file := originFile(u.GetAnnotations(), p)
 		if !keepOrigin {
 			removeAnnotation(u, originAnnotation)
 		}
@@ -181,6 +212,7 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 		seen[id] = true
 		res.Objects = append(res.Objects, Object{Unstructured: u, Provenance: Provenance{Unit: unit, File: file, Revision: art.Revision}})
 	}
+	res.Rejected = rejected
 	if err := applyCommonMetadata(spec.CommonMetadata, res.Objects); err != nil {
 		return fail("%w", err)
 	}
@@ -189,6 +221,22 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	}
 	k.opts.Cache.put(key, res)
 	return res, nil
+}
+
+// buildLocked is build under schemaLock: exclusively (resetting the
+// schema after) for a build that sets its own openapi schema.
+func buildLocked(fsys filesys.FileSystem, dir string, exclusive bool) (resmap.ResMap, error) {
+	if exclusive {
+		schemaLock.Lock()
+		defer func() {
+			openapi.ResetOpenAPI()
+			schemaLock.Unlock()
+		}()
+	} else {
+		schemaLock.RLock()
+		defer schemaLock.RUnlock()
+	}
+	return build(fsys, dir)
 }
 
 // build runs krusty, turning its panics on odd input into errors.
@@ -235,12 +283,12 @@ func withOriginAnnotations(manifest []byte) ([]byte, bool, []string, error) {
 
 // originFile reads the file an object came from (relative to the artifact
 // root) from kustomize's origin annotation.
-func originFile(u *unstructured.Unstructured, unitPath string) string {
+func originFile(annotations map[string]string, unitPath string) string {
 	var origin struct {
 		Path         string `json:"path"`
 		ConfiguredIn string `json:"configuredIn"`
 	}
-	raw := u.GetAnnotations()[originAnnotation]
+	raw := annotations[originAnnotation]
 	if raw == "" || yaml.Unmarshal([]byte(raw), &origin) != nil {
 		return ""
 	}
@@ -363,6 +411,81 @@ func localOnly(fsys filesys.FileSystem, dir, root string, seen map[string]bool) 
 		}
 	}
 	return nil
+}
+
+// guardedFS is the file system kustomize reads a unit through: every file
+// it reads is checked for YAML aliases that expand beyond a bound (which
+// kustomize would expand in memory), and a canceled ctx stops the build at
+// its next read.
+type guardedFS struct {
+	filesys.FileSystem
+	ctx  context.Context
+	root string
+	read *readFiles
+}
+
+func (g guardedFS) ReadFile(name string) ([]byte, error) {
+	if err := g.ctx.Err(); err != nil {
+		return nil, err
+	}
+	g.read.add(name)
+	b, err := g.FileSystem.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := yamlbound.Check(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", relPath(name, g.root), err)
+	}
+	return b, nil
+}
+
+// checkInputs returns the kustomization file of dir (a path of fsys), if
+// it has one, and otherwise checks for alias bombs the YAML files under dir,
+// which Flux's generator decodes with kustomize's unbounded parser.
+func checkInputs(ctx context.Context, fsys fs.FS, dir string) (string, error) {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		if fi, err := fs.Stat(fsys, path.Join(dir, n)); err == nil && !fi.IsDir() {
+			return path.Join(dir, n), nil
+		}
+	}
+	return "", fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if ext := path.Ext(p); d.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		if err := yamlbound.Check(b); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		return nil
+	})
+}
+
+// resolveDir is the directory of path p (slash, relative to root) with
+// symlinks resolved, and that as a slash path relative to root; a link out
+// of root is an error.
+func resolveDir(root, p string) (dir, rel string, err error) {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", "", err
+	}
+	target, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(p)))
+	if err != nil {
+		return "", "", err
+	}
+	r, err := filepath.Rel(realRoot, target)
+	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return "", "", errors.New("links outside the source")
+	}
+	return filepath.Join(root, r), path.Clean(filepath.ToSlash(r)), nil
 }
 
 // relPath is p relative to the artifact root, for messages.

@@ -39,6 +39,9 @@ type Result struct {
 	// Warnings are things the renderer noticed and did not act on, such as
 	// Flux spec fields gitopskit does not implement.
 	Warnings []string
+	// Rejected are Flux units in the output that could not be read, left
+	// out of Objects; each fails alone.
+	Rejected []RejectedUnit
 }
 
 // Hook is a Helm hook resource with its phases and weight.

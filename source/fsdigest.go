@@ -60,12 +60,20 @@ func copyFS(ctx context.Context, dir string, fsys fs.FS, entries []entry) error 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		b, err := fs.ReadFile(fsys, e.path)
-		if err != nil {
-			return err
-		}
 		dest := filepath.Join(dir, filepath.FromSlash(e.path))
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return err
+		}
+		if e.kind == symlink {
+			// Kept a link (listTree checked it stays in the tree), so a
+			// linked directory works and paths read as the user wrote them.
+			if err := os.Symlink(e.target, dest); err != nil {
+				return err
+			}
+			continue
+		}
+		b, err := fs.ReadFile(fsys, e.path)
+		if err != nil {
 			return err
 		}
 		mode := os.FileMode(0o444)
