@@ -13,7 +13,6 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -297,8 +296,16 @@ type UnitResult struct {
 // Change is one object's outcome.
 type Change struct {
 	Object dag.ObjectRef
-	Action string // created, configured, unchanged, deleted, skipped
+	Action string // created, configured, unchanged, moved, deleted, skipped
+	// From is, for a moved object, the unit whose inventory held it: it
+	// is the same object (same UID), now this unit's.
+	From string
 }
+
+// MovedAction is the Change.Action of an object a unit takes over from
+// another unit of the store (it left that unit's render and appears in
+// this one): it is applied in place, never deleted and created again.
+const MovedAction = "moved"
 
 // Apply applies the units: each as soon as the units it depends on
 // (explicitly, or because they hold its CRDs or Namespaces) are applied and
@@ -311,7 +318,7 @@ func (a *Applier) Apply(ctx context.Context, units []Unit) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, byID, claims := run.graph, run.byID, run.claims
+	g, byID := run.graph, run.byID
 	var mu sync.Mutex
 	results := map[string]*UnitResult{}
 	walk, err := g.Walk(ctx, a.opts.Concurrency, func(ctx context.Context, node string) error {
@@ -326,7 +333,7 @@ func (a *Applier) Apply(ctx context.Context, units []Unit) (*Result, error) {
 		if ready {
 			r = a.readyUnit(ctx, u, g.Readiness(id))
 		} else {
-			r = a.applyUnit(ctx, u, g.Readiness(id), claims)
+			r = a.applyUnit(ctx, u, g.Readiness(id), run)
 		}
 		mu.Lock()
 		results[node] = r
@@ -403,26 +410,6 @@ func (a *Applier) emit(e Event) {
 	}
 }
 
-// checkConflicts dry-runs, without taking ownership, the objects whose
-// policy is to fail on conflicts, and reports the first conflict. Other
-// errors are left to the apply itself.
-func (a *Applier) checkConflicts(ctx context.Context, objs []*unstructured.Unstructured) error {
-	for _, o := range objs {
-		policy := a.opts.Conflicts
-		if p := ConflictPolicy(o.GetAnnotations()[ConflictsAnnotation]); p == ConflictFail || p == ConflictForce {
-			policy = p
-		}
-		if policy != ConflictFail {
-			continue
-		}
-		err := a.client.Patch(ctx, o.DeepCopy(), client.Apply, client.FieldOwner(a.opts.FieldManager), client.DryRunAll)
-		if apierrors.IsConflict(err) {
-			return fmt.Errorf("%s: conflicts with another field manager (policy %s): %w", dag.RefOf(o), ConflictFail, err)
-		}
-	}
-	return nil
-}
-
 // run is what Apply and Plan know about a set of units.
 type run struct {
 	graph *dag.UnitGraph
@@ -433,10 +420,12 @@ type run struct {
 	// differently: applying both would flip the object on every pass.
 	contested map[string]error
 	dunits    []dag.Unit
+	// owners finds the unit an object moves from.
+	owners *owners
 }
 
 func (a *Applier) newRun(units []Unit) (*run, error) {
-	r := &run{byID: map[string]*Unit{}, claims: map[string]string{}, contested: map[string]error{}}
+	r := &run{byID: map[string]*Unit{}, claims: map[string]string{}, contested: map[string]error{}, owners: newOwners(a.opts.Store)}
 	// The first unit to claim each object; only an object claimed again
 	// by another unit is digested, to tell an identical copy from a rival.
 	type claim struct {

@@ -35,6 +35,9 @@ type Event struct {
 func (e Event) String() string {
 	switch e.Type {
 	case ObjectApplied:
+		if e.Message != "" {
+			return e.Object.String() + " " + e.Action + " " + e.Message // "moved from <unit>"
+		}
 		return e.Object.String() + " " + e.Action
 	case ObjectPruned:
 		return e.Object.String() + " pruned"

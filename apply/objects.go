@@ -83,33 +83,34 @@ type applied struct {
 	action ssa.Action
 }
 
-// applyObjects applies objects that need no staging, with as few requests
-// as the state allows: one LIST per kind and namespace tells which objects
-// exist; an object whose last applied digest (from the inventory) matches
-// and whose live state still holds every field gitopskit sets is left
-// alone with no request; every other object gets one server-side apply.
-// An object the plain apply cannot take (an immutable field, say) goes
-// through ssa, which recreates it when forced.
-func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstructured, d digests) ([]applied, error) {
-	live := a.liveOf(ctx, objs, d)
-	out := make([]applied, len(objs))
+// applyObjects applies the objects of run at idx, which need no staging,
+// with as few requests as the state allows: an object whose last applied
+// digest (from the inventory) matches and whose live state still holds
+// every field gitopskit sets is left alone with no request; every other
+// object gets one server-side apply. An object the plain apply cannot take
+// (an immutable field, say) goes through ssa, which recreates it when
+// forced.
+func (a *Applier) applyObjects(ctx context.Context, run *unitRun, idx []int) ([]applied, error) {
+	d := run.digests
+	out := make([]applied, len(idx))
 	var g errgroup.Group
 	g.SetLimit(objectConcurrency)
-	for i, o := range objs {
-		if d.unchanged(o, live[i]) {
-			out[i] = applied{obj: live[i], action: ssa.UnchangedAction}
+	for j, i := range idx {
+		o, live := run.objs[i], run.live[i]
+		if d.unchanged(o, live) {
+			out[j] = applied{obj: live, action: ssa.UnchangedAction}
 			continue
 		}
+		existed := run.existed[i]
 		g.Go(func() error {
 			obj := o.DeepCopy()
 			err := a.client.Patch(ctx, obj, client.Apply, client.FieldOwner(a.opts.FieldManager), client.ForceOwnership)
 			if err == nil {
-				// "created" means new to this unit, or gone from the cluster.
 				action := ssa.ConfiguredAction
-				if !d.known(o) || live[i] == nil {
+				if !existed {
 					action = ssa.CreatedAction
 				}
-				out[i] = applied{obj: obj, action: action}
+				out[j] = applied{obj: obj, action: action}
 				return nil
 			}
 			// ssa knows how to recreate objects whose immutable fields
@@ -118,7 +119,7 @@ func (a *Applier) applyObjects(ctx context.Context, objs []*unstructured.Unstruc
 			if err != nil {
 				return err
 			}
-			out[i] = applied{obj: o, action: entry.Action}
+			out[j] = applied{obj: o, action: entry.Action}
 			return nil
 		})
 	}

@@ -35,12 +35,19 @@ type unitRun struct {
 	pending *inventory.Inventory         // old ∪ cur, saved before touching the cluster
 	digests digests
 	timeout time.Duration
+	// live is the live state of the objects that may be unchanged (nil
+	// for the others); existed says which objects the cluster has, as
+	// read or as the dry run found; deferred are the objects the dry run
+	// could not judge before the unit's CRDs and Namespaces are applied.
+	live     []*unstructured.Unstructured
+	existed  []bool
+	deferred []int
 }
 
 // applyUnit applies one unit: apply its objects, wait for them and for its
 // own health checks, prune what it no longer renders, save its inventory.
 // A unit with a readiness node is Ready only once readyUnit has run.
-func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, claims map[string]string) *UnitResult {
+func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *run) *UnitResult {
 	res := &UnitResult{ID: u.ID}
 	switch u.Mode {
 	case Hold:
@@ -74,7 +81,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, clai
 	if err := a.begin(ctx, run); err != nil {
 		return fail(err)
 	}
-	waitFor, err := a.applySet(ctx, run)
+	waitFor, err := a.applySet(ctx, run, r.owners)
 	if err != nil {
 		return fail(err)
 	}
@@ -86,7 +93,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, clai
 	if err := a.waitHealthy(ctx, refsToMeta(rd.Local), run.timeout); err != nil {
 		return fail(fmt.Errorf("healthChecks: %w", err))
 	}
-	if err := a.prune(ctx, run, claims); err != nil {
+	if err := a.prune(ctx, run, r.claims, r.owners); err != nil {
 		return fail(err)
 	}
 	if rd.Node == "" {
@@ -225,6 +232,18 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 	if err := a.checkObjects(run); err != nil {
 		return err
 	}
+	run.live = a.liveOf(ctx, run.objs, run.digests)
+	run.existed = make([]bool, len(run.objs))
+	var changed []int
+	for i, o := range run.objs {
+		run.existed[i] = run.live[i] != nil
+		if !run.digests.unchanged(o, run.live[i]) {
+			changed = append(changed, i)
+		}
+	}
+	if run.deferred, err = a.dryRun(ctx, run, changed); err != nil {
+		return err
+	}
 	// The revision changes only once applied.
 	run.pending = inventory.Union(old, run.cur)
 	run.pending.Meta = old.Meta
@@ -234,58 +253,76 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 // applySet applies the unit's objects — CRDs and Namespaces first, through
 // ssa, which waits for CRDs to be Established; the rest on the
 // request-saving path — recording every change, and returns the objects
-// that are not Current yet.
-func (a *Applier) applySet(ctx context.Context, run *unitRun) (object.ObjMetadataSet, error) {
-	if err := a.checkConflicts(ctx, run.objs); err != nil {
-		return nil, err
+// that are not Current yet. An object new to the unit that another unit's
+// inventory holds is recorded as moved from there.
+func (a *Applier) applySet(ctx context.Context, run *unitRun, owners *owners) (object.ObjMetadataSet, error) {
+	record := func(i int, action ssa.Action) {
+		o := run.objs[i]
+		ref := dag.RefOf(o)
+		change := Change{Object: ref, Action: string(action)}
+		if run.existed[i] && !run.old.Has(entryOf(o)) {
+			if from := owners.previous(ctx, entryOf(o).ID(), run.u.ID); from != "" {
+				change.Action, change.From = MovedAction, from
+			}
+		}
+		run.res.Changes = append(run.res.Changes, change)
+		a.emit(Event{Type: ObjectApplied, Unit: run.u.ID, Object: ref, Action: change.Action, Message: movedMessage(change.From)})
 	}
-	record := func(ref dag.ObjectRef, action ssa.Action) {
-		run.res.Changes = append(run.res.Changes, Change{Object: ref, Action: string(action)})
-		a.emit(Event{Type: ObjectApplied, Unit: run.u.ID, Object: ref, Action: string(action)})
-	}
-	var first, rest []*unstructured.Unstructured
-	for _, o := range run.objs {
+	var first, rest []int
+	for i, o := range run.objs {
 		gk := o.GroupVersionKind().GroupKind()
 		if gk == (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) || gk == (schema.GroupKind{Kind: "Namespace"}) {
-			first = append(first, o)
+			first = append(first, i)
 		} else {
-			rest = append(rest, o)
+			rest = append(rest, i)
 		}
 	}
 	// Unchanged CRDs and Namespaces need no request either.
-	if len(first) > 0 {
-		live := a.liveOf(ctx, first, run.digests)
-		var changed []*unstructured.Unstructured
-		for i, o := range first {
-			if run.digests.unchanged(o, live[i]) {
-				record(dag.RefOf(o), ssa.UnchangedAction)
-				continue
-			}
-			changed = append(changed, o)
+	var staged []*unstructured.Unstructured
+	index := map[dag.ObjectRef]int{}
+	for _, i := range first {
+		if run.digests.unchanged(run.objs[i], run.live[i]) {
+			record(i, ssa.UnchangedAction)
+			continue
 		}
-		first = changed
+		staged = append(staged, run.objs[i])
+		index[dag.RefOf(run.objs[i])] = i
 	}
-	if len(first) > 0 {
-		cs, err := a.rm.ApplyAllStaged(ctx, first, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: waitInterval, WaitTimeout: run.timeout})
+	if len(staged) > 0 {
+		cs, err := a.rm.ApplyAllStaged(ctx, staged, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: waitInterval, WaitTimeout: run.timeout})
 		if cs != nil {
 			for _, e := range cs.Entries {
-				record(metaRef(e.ObjMetadata), e.Action)
+				if i, ok := index[metaRef(e.ObjMetadata)]; ok {
+					record(i, e.Action)
+				}
 			}
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
+	// What needed the unit's CRDs or Namespaces is dry-run now; any
+	// refusal still stops the unit before the rest is applied.
+	if len(run.deferred) > 0 {
+		again, err := a.dryRun(ctx, run, run.deferred)
+		if err != nil {
+			return nil, err
+		}
+		if len(again) > 0 {
+			return nil, fmt.Errorf("dry run: %s: not accepted after the unit's CRDs and Namespaces were applied", dag.RefOf(run.objs[again[0]]))
+		}
+	}
 	var waitFor object.ObjMetadataSet
 	if len(rest) > 0 {
-		out, err := a.applyObjects(ctx, rest, run.digests)
-		for i, r := range out {
+		out, err := a.applyObjects(ctx, run, rest)
+		for j, r := range out {
 			if r.obj == nil {
 				continue
 			}
-			record(dag.RefOf(rest[i]), r.action)
+			i := rest[j]
+			record(i, r.action)
 			if !current(r.obj) {
-				waitFor = append(waitFor, object.UnstructuredToObjMetadata(rest[i]))
+				waitFor = append(waitFor, object.UnstructuredToObjMetadata(run.objs[i]))
 			}
 		}
 		if err != nil {
@@ -366,8 +403,13 @@ func statusProblem(live *unstructured.Unstructured) string {
 // prune deletes (or, for Orphan, forgets) what the unit applied before and
 // renders no more, unless another unit claims it now or it is marked to be
 // kept; then saves the final inventory (or deletes it, for a removed unit).
-func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]string) error {
+func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]string, owners *owners) error {
 	u, old, cur, res := run.u, run.old, run.cur, run.res
+	for _, e := range inventory.Diff(old, cur) {
+		if owner, ok := claims[e.ID()]; ok && owner != u.ID {
+			owners.release(e.ID(), u.ID) // moved: it leaves this inventory now
+		}
+	}
 	orphan := u.Orphan || (u.Mode == Remove && old.Orphan)
 	var stale []*unstructured.Unstructured
 	var unreadable []inventory.Entry
