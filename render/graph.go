@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -44,6 +45,9 @@ type LoadOptions struct {
 	// AllowRemoteBases lets kustomize fetch remote bases; without it a
 	// load makes no network access but through its sources and mirrors.
 	AllowRemoteBases bool
+	// RemoteBasesTimeout bounds each build that may fetch remote bases
+	// (KustomizeOptions.RemoteTimeout).
+	RemoteBasesTimeout time.Duration
 	// AllowLocalGit lets a GitRepository name a local path or file:// URL
 	// (Flux accepts only http, https and ssh); a mirror may always point
 	// at one.
@@ -144,6 +148,10 @@ func LoadKustomization(ctx context.Context, art *source.Artifact, root *unstruct
 	if err := l.run(ctx); err != nil {
 		return nil, err
 	}
+	// Units that failed because the load was canceled did not fail.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	g := l.graph()
 	if u := g.Unit(UnitID(root)); u != nil && u.Err != nil {
 		return g, u.Err
@@ -184,7 +192,7 @@ type fetchResult struct {
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
 		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}, generated: map[string][]generatedArtifact{},
-		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases})}
+		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases, RemoteTimeout: opts.RemoteBasesTimeout})}
 	return l
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -159,8 +160,12 @@ func (l *graphLoader) resolveSource(ctx context.Context, kind, namespace, name s
 		ref.Digest, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "digest")
 		mediaType, _, _ := unstructured.NestedString(obj.Object, "spec", "layerSelector", "mediaType")
 		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
+		timeout, err := sourceTimeout(obj)
+		if err != nil {
+			return nil, err
+		}
 		src := source.NewOCI(l.opts.Mirrors.Rewrite(url), source.OCIOptions{Ref: ref, MediaType: mediaType,
-			Auth: source.HelmAuth{PlainHTTP: insecure}, CacheDir: cacheSub(l.opts.CacheDir, "oci")})
+			Auth: source.HelmAuth{PlainHTTP: insecure}, CacheDir: cacheSub(l.opts.CacheDir, "oci"), Timeout: timeout})
 		return l.fetchOnce(ctx, "OCIRepository/"+namespace+"/"+name, src)
 	}
 	if kind != "GitRepository" {
@@ -187,8 +192,26 @@ func (l *graphLoader) resolveSource(ctx context.Context, kind, namespace, name s
 		ref.Branch = "master" // Flux's default when spec.ref is empty
 	}
 	ignore, _, _ := unstructured.NestedString(obj.Object, "spec", "ignore")
-	g := source.NewGit(l.opts.Mirrors.Rewrite(url), source.GitOptions{Ref: ref, Ignore: ignore, CacheDir: cacheSub(l.opts.CacheDir, "git")})
+	timeout, err := sourceTimeout(obj)
+	if err != nil {
+		return nil, err
+	}
+	g := source.NewGit(l.opts.Mirrors.Rewrite(url), source.GitOptions{Ref: ref, Ignore: ignore, CacheDir: cacheSub(l.opts.CacheDir, "git"), Timeout: timeout})
 	return l.fetchOnce(ctx, "GitRepository/"+namespace+"/"+name, g)
+}
+
+// sourceTimeout is a Flux source's spec.timeout, zero when unset (the
+// source package's DefaultTimeout, Flux's default too).
+func sourceTimeout(obj *unstructured.Unstructured) (time.Duration, error) {
+	raw, _, _ := unstructured.NestedString(obj.Object, "spec", "timeout")
+	if raw == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %s/%s: spec.timeout %q is not a positive duration", obj.GetKind(), obj.GetNamespace(), obj.GetName(), raw)
+	}
+	return d, nil
 }
 
 func cacheSub(dir, sub string) string {
@@ -240,8 +263,12 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 		version := ociChartVersion(obj)
 		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
 		repo, chart := path.Dir(strings.TrimPrefix(url, "oci://")), path.Base(url)
+		timeout, err := sourceTimeout(obj)
+		if err != nil {
+			return nil, err
+		}
 		src := source.NewHelmChart(l.opts.Mirrors.Rewrite("oci://"+repo), chart, version,
-			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}})
+			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}, Timeout: timeout})
 		return l.fetchOnce(ctx, "OCIRepository/"+ns+"/"+name+"@"+version, src)
 	}
 	spec, ok, _ := unstructured.NestedMap(hr.Object, "spec", "chart", "spec")
@@ -274,8 +301,12 @@ func (l *graphLoader) chartFromSpec(ctx context.Context, spec map[string]any, ns
 		if typ == "oci" && !strings.HasPrefix(url, "oci://") {
 			url = "oci://" + strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
 		}
+		timeout, err := sourceTimeout(obj)
+		if err != nil {
+			return nil, err
+		}
 		src := source.NewHelmChart(l.opts.Mirrors.Rewrite(url), chart, version,
-			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}})
+			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}, Timeout: timeout})
 		return l.fetchOnce(ctx, "HelmRepository/"+ns+"/"+name+"/"+chart+"@"+version, src)
 	case "GitRepository":
 		art, err := l.sourceArtifact(ctx, kind, ns, name, final, warn)

@@ -2,6 +2,8 @@ package render
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -104,5 +106,31 @@ func TestLoadBadDocuments(t *testing.T) {
 		if u.Err != nil || len(u.Objects) != 1 || u.Objects[0].Provenance.File != file {
 			t.Errorf("%s: %v, objects %v", unit, u.Err, u.Objects)
 		}
+	}
+}
+
+// cancelingValues cancels the load the first time a unit reads a value.
+type cancelingValues struct{ cancel context.CancelFunc }
+
+func (c cancelingValues) Data(ctx context.Context, kind, namespace, name string) (map[string]string, error) {
+	c.cancel()
+	return map[string]string{"v": "x"}, nil
+}
+
+// TestLoadCanceled: a load canceled while it renders returns the
+// cancellation, never a graph whose units seem to have failed on their own.
+func TestLoadCanceled(t *testing.T) {
+	files := map[string]string{"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {v: \"${v}\"}\n"}
+	var units []string
+	for i := range 20 {
+		units = append(units, strings.Replace(kustomizationYAML(fmt.Sprintf("u%d", i), "./app"), "prune: true", "prune: true\n  postBuild: {substituteFrom: [{kind: ConfigMap, name: vars}]}", 1))
+	}
+	files["root/units.yaml"] = strings.Join(units, "---\n")
+	art := repoArtifact(t, files)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := Load(ctx, art, "root", LoadOptions{CacheDir: t.TempDir(), Values: cancelingValues{cancel}})
+	if !errors.Is(err, context.Canceled) || g != nil {
+		t.Errorf("Load = %v, %v; want context.Canceled and no graph", g, err)
 	}
 }

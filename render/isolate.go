@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
@@ -36,10 +39,42 @@ func isFluxUnit(o *unstructured.Unstructured) bool {
 }
 
 // readFiles records the files a build read, in order, to find the one a
-// build error is about.
+// build error is about, and the clones of remote bases it made, to remove.
 type readFiles struct {
-	mu    sync.Mutex
-	names []string
+	mu     sync.Mutex
+	names  []string
+	clones map[string]bool
+}
+
+// clone records the clone directory name is in, if it is in one (a
+// kustomize-* directory of the system's temporary directory), and reports
+// whether it is.
+func (r *readFiles) clone(name string) bool {
+	tmp := os.TempDir()
+	rel, err := filepath.Rel(tmp, name)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	top := strings.SplitN(rel, string(filepath.Separator), 2)[0]
+	if !strings.HasPrefix(top, "kustomize-") {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.clones == nil {
+		r.clones = map[string]bool{}
+	}
+	r.clones[filepath.Join(tmp, top)] = true
+	return true
+}
+
+// removeClones removes every clone directory recorded.
+func (r *readFiles) removeClones() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for dir := range r.clones {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 func (r *readFiles) add(name string) {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	fluxfs "github.com/fluxcd/pkg/kustomize/filesys"
@@ -46,7 +48,13 @@ type KustomizeOptions struct {
 	// outside the artifact (remote bases: https://, github.com/…, git::…).
 	// Without it every resource, base and component must be in the
 	// artifact, and nothing is fetched: a render makes no network access.
+	// Clones go to the system's temporary directory and are removed when
+	// the build ends.
 	AllowRemoteBases bool
+	// RemoteTimeout bounds a build that may fetch remote bases (zero:
+	// source.DefaultTimeout). Kustomize's fetches take no context; past
+	// the bound the unit fails and the build is left to end on its own.
+	RemoteTimeout time.Duration
 }
 
 // Kustomize renders Flux Kustomizations with kustomize (krusty), the way
@@ -149,7 +157,14 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 		return fail("%s: %w", where, err)
 	}
 	warnings = append(warnings, deprecated...)
-	disk, err := fluxfs.MakeFsOnDiskSecure(art.Path)
+	// Remote bases are cloned to the temporary directory, which only the
+	// build variant of the secure file system lets kustomize use (and
+	// remove again).
+	makeDisk := fluxfs.MakeFsOnDiskSecure
+	if k.opts.AllowRemoteBases {
+		makeDisk = fluxfs.MakeFsOnDiskSecureBuild
+	}
+	disk, err := makeDisk(art.Path)
 	if err != nil {
 		return fail("%w", err)
 	}
@@ -164,7 +179,10 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	}
 	exclusive := k.setsSchema(art)
 	read := &readFiles{}
-	resMap, err := buildLocked(guardedFS{FileSystem: mem, ctx: ctx, root: art.Path, read: read}, dir, exclusive)
+	resMap, err := k.boundedBuild(ctx, func(ctx context.Context) (resmap.ResMap, error) {
+		defer read.removeClones()
+		return buildLocked(guardedFS{FileSystem: mem, ctx: ctx, root: art.Path, read: read}, dir, exclusive)
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -221,6 +239,39 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	}
 	k.opts.Cache.put(key, res)
 	return res, nil
+}
+
+// boundedBuild runs build; when remote bases may be fetched, within
+// RemoteTimeout: kustomize's own network calls take no context, so the
+// build runs apart and is given up on at the bound.
+func (k *Kustomize) boundedBuild(ctx context.Context, build func(context.Context) (resmap.ResMap, error)) (resmap.ResMap, error) {
+	if !k.opts.AllowRemoteBases {
+		return build(ctx)
+	}
+	timeout := k.opts.RemoteTimeout
+	if timeout <= 0 {
+		timeout = source.DefaultTimeout
+	}
+	bctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		m   resmap.ResMap
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := build(bctx)
+		done <- result{m, err}
+	}()
+	select {
+	case r := <-done:
+		return r.m, r.err
+	case <-bctx.Done():
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("fetching remote bases: gave up after %s (KustomizeOptions.RemoteTimeout, LoadOptions.RemoteBasesTimeout)", timeout)
+	}
 }
 
 // buildLocked is build under schemaLock: exclusively (resetting the
@@ -424,11 +475,27 @@ type guardedFS struct {
 	read *readFiles
 }
 
+// CleanedAbs and RemoveAll see the clones of remote bases: each is
+// removed when the build ends, whatever happened (kustomize's own cleanup
+// removes them from the in-memory layer only).
+func (g guardedFS) CleanedAbs(name string) (filesys.ConfirmedDir, string, error) {
+	g.read.clone(name)
+	return g.FileSystem.CleanedAbs(name)
+}
+
+func (g guardedFS) RemoveAll(name string) error {
+	if g.read.clone(name) {
+		return os.RemoveAll(name)
+	}
+	return g.FileSystem.RemoveAll(name)
+}
+
 func (g guardedFS) ReadFile(name string) ([]byte, error) {
 	if err := g.ctx.Err(); err != nil {
 		return nil, err
 	}
 	g.read.add(name)
+	g.read.clone(name)
 	b, err := g.FileSystem.ReadFile(name)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/internal/gittest"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -242,4 +244,60 @@ func loadRoot(t *testing.T, art *source.Artifact, opts LoadOptions) *Graph {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// TestRemoteBasesBounded: allowed, a remote base is cloned to the
+// temporary directory and the clone is removed when the build ends,
+// whether the build succeeds or fails; a remote resource whose server never
+// answers fails the unit at RemoteBasesTimeout instead of hanging the load.
+func TestRemoteBasesBounded(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	remote := gittest.NewRepo(t)
+	remote.Commit("base", map[string]string{
+		"base/kustomization.yaml": "resources: [cm.yaml]\n",
+		"base/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: remote, namespace: default}\n",
+	})
+	base := "git::file://" + remote.Dir + "//base?ref=main"
+	art := repoArtifact(t, map[string]string{
+		"root/units.yaml":            kustomizationYAML("good", "./good") + "---\n" + kustomizationYAML("missing", "./missing"),
+		"good/kustomization.yaml":    "resources: [\"" + base + "\"]\n",
+		"missing/kustomization.yaml": "resources: [\"" + base + "\", \"git::file://" + remote.Dir + "//nothing-here?ref=main\"]\n",
+	})
+	for range 2 {
+		g := loadRoot(t, art, LoadOptions{AllowRemoteBases: true})
+		if u := g.Unit("Kustomization/flux-system/good"); u.Err != nil || len(u.Objects) != 1 {
+			t.Fatalf("good: %v, %d objects", u.Err, len(u.Objects))
+		}
+		if u := g.Unit("Kustomization/flux-system/missing"); u.Err == nil {
+			t.Error("missing: rendered")
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "kustomize-*")); len(left) > 0 {
+		t.Errorf("clones left behind: %v", left)
+	}
+
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-release
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) }) // runs first: Close waits for the handler
+	art = repoArtifact(t, map[string]string{
+		"root/app.yaml":          kustomizationYAML("app", "./app"),
+		"app/kustomization.yaml": "resources: [\"" + hang.URL + "/cm.yaml\"]\n",
+	})
+	g := loadRoot(t, art, LoadOptions{AllowRemoteBases: true, RemoteBasesTimeout: 300 * time.Millisecond})
+	if err := g.Unit("Kustomization/flux-system/app").Err; err == nil || !strings.Contains(err.Error(), "fetching remote bases: gave up after 300ms") {
+		t.Errorf("hanging remote: err = %v", err)
+	}
+	select {
+	case <-arrived:
+	default:
+		t.Error("the remote resource was never requested")
+	}
 }

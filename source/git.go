@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -36,6 +37,9 @@ type GitOptions struct {
 	// CacheDir holds fetched objects and checked-out trees; default
 	// <user cache dir>/gitopskit/git. It may be shared by processes.
 	CacheDir string
+	// Timeout bounds one Fetch (GitRepository spec.timeout); zero means
+	// DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Git is a Git repository as a source, fetched with go-git over a local
@@ -85,8 +89,15 @@ func cacheDir(custom, kind string) (string, error) {
 	return filepath.Join(base, "gitopskit", kind), nil
 }
 
-// Fetch resolves the ref and returns the commit's tree as an artifact.
+// Fetch resolves the ref and returns the commit's tree as an artifact,
+// within GitOptions.Timeout.
 func (g *Git) Fetch(ctx context.Context) (*Artifact, error) {
+	ctx, done := within(ctx, g.opts.Timeout)
+	art, err := g.fetchArtifact(ctx)
+	return art, done(err)
+}
+
+func (g *Git) fetchArtifact(ctx context.Context) (*Artifact, error) {
 	ref := g.opts.Ref
 	if err := ref.validate(); err != nil {
 		return nil, g.errorf("%w", err)

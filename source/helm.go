@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/repo"
@@ -46,6 +47,9 @@ type HelmOptions struct {
 	// HTTPClient, if set, is used for HTTP repositories (its transport's TLS
 	// settings win over Auth.CABundle).
 	HTTPClient *http.Client
+	// Timeout bounds one Fetch — index and chart (HelmRepository
+	// spec.timeout); zero means DefaultTimeout.
+	Timeout time.Duration
 }
 
 // HelmChart is a chart in a Helm repository: an HTTP(S) repository with an
@@ -84,6 +88,12 @@ func (h *HelmChart) cacheDir() (string, error) { return cacheDir(h.opts.CacheDir
 // Fetch resolves the version and returns the unpacked chart. Revision is
 // the chart's version (for OCI: "<version>@sha256:<manifest digest>").
 func (h *HelmChart) Fetch(ctx context.Context) (*Artifact, error) {
+	ctx, done := within(ctx, h.opts.Timeout)
+	art, err := h.fetch(ctx)
+	return art, done(err)
+}
+
+func (h *HelmChart) fetch(ctx context.Context) (*Artifact, error) {
 	if isDigest(h.version) {
 		if !strings.HasPrefix(h.repoURL, "oci://") {
 			return nil, h.errorf("a digest selects a chart only in an OCI registry; mirror the oci:// URL to one (an in-process registry in tests)")

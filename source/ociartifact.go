@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -33,6 +34,9 @@ type OCIOptions struct {
 	MediaType string
 	// CacheDir holds unpacked layers; default <user cache dir>/gitopskit/oci.
 	CacheDir string
+	// Timeout bounds one Fetch (OCIRepository spec.timeout); zero means
+	// DefaultTimeout.
+	Timeout time.Duration
 }
 
 // OCI is an OCI artifact holding manifests (a Flux OCIRepository), pulled
@@ -84,6 +88,12 @@ func (o *OCI) target(ctx context.Context) (ociTarget, error) {
 // Fetch resolves the reference and returns the unpacked layer. Revision is
 // "<tag>@sha256:<manifest>" (or "sha256:<manifest>" for a digest ref).
 func (o *OCI) Fetch(ctx context.Context) (*Artifact, error) {
+	ctx, done := within(ctx, o.opts.Timeout)
+	art, err := o.fetch(ctx)
+	return art, done(err)
+}
+
+func (o *OCI) fetch(ctx context.Context) (*Artifact, error) {
 	root, err := cacheDir(o.opts.CacheDir, "oci")
 	if err != nil {
 		return nil, o.errorf("cache: %w", err)
