@@ -2,10 +2,20 @@ package source
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/fstest"
+	"time"
 )
 
 // FuzzRedactURL: a password never survives redaction, whatever surrounds
@@ -59,5 +69,51 @@ func FuzzExtractTarGz(f *testing.F) {
 		if len(entries) != 1 || entries[0].Name() != "into" {
 			t.Fatalf("the archive wrote beside the target: %v", entries)
 		}
+	})
+}
+
+// FuzzHelmIndex: no index.yaml a Helm repository serves makes a fetch
+// panic, and none sends the fetch anywhere but that repository's server
+// (every dial elsewhere is refused).
+func FuzzHelmIndex(f *testing.F) {
+	f.Add([]byte("apiVersion: v1\nentries:\n  app:\n  - name: app\n    version: 1.0.0\n    urls: [app-1.0.0.tgz]\n    digest: \"00\"\n"))
+	f.Add([]byte("apiVersion: v1\nentries:\n  app:\n  - {name: app, version: not-semver, urls: ['https://elsewhere.example/app.tgz']}\n  - {name: app, version: 2.0.0-rc.1, urls: []}\n"))
+	f.Add([]byte("entries: {app: [null]}\n"))
+	f.Add([]byte("{"))
+	var bodies sync.Map
+	var seq atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dir, file := path.Split(r.URL.Path)
+		b, ok := bodies.Load(dir)
+		if !ok || file != "index.yaml" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b.([]byte))
+	}))
+	f.Cleanup(srv.Close)
+	addr := srv.Listener.Addr().String()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		if a != addr {
+			return nil, fmt.Errorf("dial %s refused: only the repository's server may be reached", a)
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := fmt.Sprintf("/r/%d/", seq.Add(1))
+		bodies.Store(dir, data)
+		defer bodies.Delete(dir)
+		h := NewHelmChart(srv.URL+strings.TrimSuffix(dir, "/"), "app", "", HelmOptions{CacheDir: t.TempDir(), HTTPClient: client, Timeout: 5 * time.Second})
+		_, _ = h.Fetch(context.Background())
+	})
+}
+
+// FuzzChartMetadata: no Chart.yaml makes reading a chart's metadata panic.
+func FuzzChartMetadata(f *testing.F) {
+	f.Add([]byte("apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- {name: db, version: ~1.2, repository: https://charts.example}\n"))
+	f.Add([]byte("name: app\n"))
+	f.Add([]byte("dependencies: 3\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = readChartMetadata(fstest.MapFS{"Chart.yaml": &fstest.MapFile{Data: data}})
 	})
 }
