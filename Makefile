@@ -1,7 +1,11 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: test test-race controlplane build vet fmt-check
+.PHONY: test test-race fuzz controlplane build vet fmt-check
+
+# FUZZTIME bounds each fuzz target in make test; run longer with, e.g.,
+# make fuzz FUZZTIME=10m.
+FUZZTIME ?= 3s
 
 # test runs everything: builds the test control plane (once; cached per user),
 # builds every package and example, runs all tests, and runs the concurrency
@@ -9,12 +13,24 @@ export GOTOOLCHAIN ?= local
 test: controlplane build
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) test-race
+	$(MAKE) fuzz
 
 # test-race runs the tests that exercise concurrent use (renderers, the
 # scheduler, the cross-process build lock, the Reconciler with Run, Trigger
 # and Watch, the cli's run command) with the race detector.
 test-race:
 	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load|Reconciler|CLI' . ./render ./dag ./internal/testenv ./examples/cli
+
+# fuzz runs every Fuzz target of the module (found in the test files, so
+# none is forgotten) for FUZZTIME each, from its committed seeds.
+fuzz:
+	@set -e; for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go')); do \
+		pkg=./$$(dirname $$f); \
+		for name in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -c6-); do \
+			echo "== fuzz $$pkg $$name ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 # controlplane builds kube-apiserver and etcd from Go modules into the user
 # cache, or does nothing when they are there (or KUBEBUILDER_ASSETS is set).
