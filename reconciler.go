@@ -71,6 +71,16 @@ type Options struct {
 	// units this repository lacks are then pruned as removed. Without it
 	// such a store is refused and nothing is applied or pruned.
 	TakeOver bool
+	// DefaultServiceAccount is the ServiceAccount (in the unit's own
+	// namespace) a unit that names none in spec.serviceAccountName is
+	// applied as, as Flux's --default-service-account lockdown does; empty
+	// applies such units with Config's own credentials. The root unit is
+	// the Reconciler's own unless it names a service account itself (as
+	// flux bootstrap runs flux-system as the controller). Either way a unit
+	// that names one is applied, dry-run, waited for and pruned as it
+	// (impersonated), so the cluster's RBAC bounds what its path may do.
+	// The inventory is always written with Config's credentials.
+	DefaultServiceAccount string
 	// Logger receives progress; nil is silent.
 	Logger *slog.Logger
 }

@@ -43,6 +43,22 @@ func IgnoreFluxInstall(o render.Object) bool {
 	return path.Base(o.Provenance.File) == "gotk-components.yaml" && path.Base(path.Dir(o.Provenance.File)) == "flux-system"
 }
 
+// identity is who a unit acts as: its spec.serviceAccountName, or the
+// default service account, in the unit's namespace; "" for the
+// Reconciler's own credentials. The root unit, which defines the others,
+// is the Reconciler's own unless it names a service account itself (as
+// flux bootstrap runs flux-system as the controller).
+func (r *Reconciler) identity(u *render.Unit) string {
+	sa := u.ServiceAccountName
+	if sa == "" && u.Parent != "" {
+		sa = r.opts.DefaultServiceAccount
+	}
+	if sa == "" || u.Object == nil {
+		return ""
+	}
+	return apply.ServiceAccountUser(u.Object.GetNamespace(), sa)
+}
+
 // applyUnits turns a rendered graph into the applier's units: failed
 // renders fail at once, suspended and unselected units are held, and
 // units whose inventory remains but which left the repository are removed —
@@ -64,7 +80,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 	failed := false
 	for _, u := range g.Units {
 		au := apply.Unit{ID: u.ID, Links: u.Links, Revision: u.Revision, Timeout: u.Timeout, Orphan: !u.Prune, NoWait: !u.Wait,
-			NotEmpty: len(u.Objects) > 0 || len(u.Hooks) > 0}
+			NotEmpty: len(u.Objects) > 0 || len(u.Hooks) > 0, Identity: r.identity(u)}
 		au.DependsOn = nil
 		var missing []string
 		for _, d := range u.DependsOn {

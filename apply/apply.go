@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -123,6 +122,14 @@ type Unit struct {
 	// kept with the inventory, so a unit removed later is treated the
 	// same way.
 	Orphan bool
+	// Identity is the Kubernetes user the unit acts as — applied, dry-run,
+	// waited for and pruned as, by impersonation — so the cluster's RBAC
+	// bounds what it may do (Flux's spec.serviceAccountName:
+	// ServiceAccountUser(namespace, name)). Empty is the Applier's own
+	// credentials. It is kept with the inventory: a unit removed later is
+	// pruned as the identity that applied it. The inventory itself is
+	// always written with the Applier's own credentials.
+	Identity string
 }
 
 // Mode says what Apply does with a unit. Each mode is one thing a
@@ -190,9 +197,18 @@ const objectConcurrency = 32
 // fluxcd/cli-utils — the one lineage used here), and prunes.
 type Applier struct {
 	opts   Options
+	cfg    *rest.Config
+	scheme *runtime.Scheme
+	mapper meta.RESTMapper
 	client client.Client
 	rm     *ssa.ResourceManager
 	log    *slog.Logger
+
+	// self acts with the Applier's own credentials; actors as the
+	// identities units name (Unit.Identity), made once each.
+	self     *actor
+	actorsMu sync.Mutex
+	actors   map[string]*actor
 
 	keyMu sync.Mutex
 	key   []byte // the store's key, once read
@@ -224,20 +240,16 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
-	if err != nil {
-		return nil, err
-	}
-	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
-	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: opts.FieldManager, Group: "gitopskit.dev"})
-	// ssa applies one object at a time by default; CRDs and Namespaces go
-	// through it, so let them go in parallel too.
-	rm.SetConcurrency(objectConcurrency)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Applier{opts: opts, client: c, rm: rm, log: log}, nil
+	a := &Applier{opts: opts, cfg: rest.CopyConfig(cfg), scheme: scheme, mapper: mapper, log: log, actors: map[string]*actor{}}
+	if a.self, err = a.newActor(cfg, ""); err != nil {
+		return nil, err
+	}
+	a.client, a.rm = a.self.client, a.self.rm
+	return a, nil
 }
 
 // Result is the outcome of Apply for every unit.
@@ -512,7 +524,7 @@ func dagUnits(units []Unit) ([]dag.Unit, error) {
 // pruneCandidates reads the objects of old that cur no longer holds and
 // that no other unit claims: those to delete, those kept by annotation,
 // and those that could not be read (kept in the inventory).
-func (a *Applier) pruneCandidates(ctx context.Context, unit string, old, cur *inventory.Inventory, claims map[string]string) (stale, kept []*unstructured.Unstructured, unreadable []inventory.Entry) {
+func (a *actor) pruneCandidates(ctx context.Context, unit string, old, cur *inventory.Inventory, claims map[string]string) (stale, kept []*unstructured.Unstructured, unreadable []inventory.Entry) {
 	for _, e := range inventory.Diff(old, cur) {
 		if owner, ok := claims[e.ID()]; ok && owner != unit {
 			continue // moved to another unit: not ours to delete

@@ -29,7 +29,7 @@ import (
 // taking fields over, so a conflict is reported here too. A change to an
 // immutable field of an object that is to be recreated (Options.Force, the
 // force annotation) is left to the apply, which recreates it.
-func (a *Applier) dryRun(ctx context.Context, run *unitRun, idx []int) (deferred []int, err error) {
+func (a *actor) dryRun(ctx context.Context, run *unitRun, idx []int) (deferred []int, err error) {
 	crds, namespaces := map[schema.GroupKind]bool{}, map[string]bool{}
 	for _, o := range run.objs {
 		switch gk := o.GroupVersionKind().GroupKind(); gk {

@@ -48,7 +48,7 @@ func (a *Applier) Health(ctx context.Context, unit string) (*Health, error) {
 	for i, e := range inv.Entries {
 		objs[i] = objectOf(e)
 	}
-	live, err := a.readLive(ctx, objs, func(int) bool { return true })
+	live, err := a.self.readLive(ctx, objs, func(int) bool { return true })
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", unit, err)
 	}

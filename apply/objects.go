@@ -90,7 +90,7 @@ type applied struct {
 // object gets one server-side apply. An object the plain apply cannot take
 // (an immutable field, say) goes through ssa, which recreates it when
 // forced.
-func (a *Applier) applyObjects(ctx context.Context, run *unitRun, idx []int) ([]applied, error) {
+func (a *actor) applyObjects(ctx context.Context, run *unitRun, idx []int) ([]applied, error) {
 	d := run.digests
 	out := make([]applied, len(idx))
 	var g errgroup.Group
@@ -136,7 +136,7 @@ const getThreshold = 3
 // liveOf reads the live state of the objects that may be unchanged (those
 // with a digest in the inventory); the others, objects not found and
 // objects that could not be read are nil (and so get applied).
-func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured, d digests) []*unstructured.Unstructured {
+func (a *actor) liveOf(ctx context.Context, objs []*unstructured.Unstructured, d digests) []*unstructured.Unstructured {
 	live, _ := a.readLive(ctx, objs, func(i int) bool { return d.known(objs[i]) })
 	return live
 }
@@ -146,7 +146,7 @@ func (a *Applier) liveOf(ctx context.Context, objs []*unstructured.Unstructured,
 // a few (a LIST of every CRD or Namespace of a cluster costs more than a
 // GET or two). Objects that do not exist, or whose kind is not served,
 // are nil; any other failure is returned, with what could be read.
-func (a *Applier) readLive(ctx context.Context, objs []*unstructured.Unstructured, want func(int) bool) ([]*unstructured.Unstructured, error) {
+func (a *actor) readLive(ctx context.Context, objs []*unstructured.Unstructured, want func(int) bool) ([]*unstructured.Unstructured, error) {
 	type groupKey struct {
 		gvk schema.GroupVersionKind
 		ns  string

@@ -125,14 +125,22 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 			plan.Objects = append(plan.Objects, PlannedObject{Unit: u.ID, Action: PlanSkip, Message: u.why().Error()})
 			continue
 		}
+		identity, err := a.identityOf(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", u.ID, err)
+		}
+		act, err := a.actorFor(identity)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", u.ID, err)
+		}
 		for _, o := range u.Objects {
-			po, err := a.planObject(ctx, u.ID, o.DeepCopy(), crdName, namespaces, key)
+			po, err := act.planObject(ctx, u.ID, o.DeepCopy(), crdName, namespaces, key)
 			if err != nil {
 				return nil, err
 			}
 			plan.Objects = append(plan.Objects, po)
 		}
-		prunes, err := a.planPrune(ctx, u, claims)
+		prunes, err := act.planPrune(ctx, u, claims)
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +149,7 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 	return plan, nil
 }
 
-func (a *Applier) planObject(ctx context.Context, unit string, o *unstructured.Unstructured, crdName map[schema.GroupKind]string, namespaces map[string]bool, key []byte) (PlannedObject, error) {
+func (a *actor) planObject(ctx context.Context, unit string, o *unstructured.Unstructured, crdName map[schema.GroupKind]string, namespaces map[string]bool, key []byte) (PlannedObject, error) {
 	po := PlannedObject{Unit: unit, Object: dag.RefOf(o)}
 	gvk := o.GroupVersionKind()
 	if _, err := a.client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
@@ -184,7 +192,7 @@ func isNamespaceMissing(err error) bool {
 
 // planPrune lists what the unit's inventory holds and the unit no longer
 // renders, as Apply would prune it.
-func (a *Applier) planPrune(ctx context.Context, u *Unit, claims map[string]string) ([]PlannedObject, error) {
+func (a *actor) planPrune(ctx context.Context, u *Unit, claims map[string]string) ([]PlannedObject, error) {
 	old, err := a.opts.Store.Load(ctx, u.ID)
 	if errors.Is(err, inventory.ErrNotFound) {
 		return nil, nil

@@ -35,6 +35,9 @@ type unitRun struct {
 	pending *inventory.Inventory         // old ∪ cur, saved before touching the cluster
 	digests digests
 	timeout time.Duration
+	// identity is who the unit acts as ("" for the Applier's own), kept
+	// with its inventory.
+	identity string
 	// live is the live state of the objects that may be unchanged (nil
 	// for the others); existed says which objects the cluster has, as
 	// read or as the dry run found; deferred are the objects the dry run
@@ -64,8 +67,13 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 		return res
 	}
 	a.emit(Event{Type: UnitStarted, Unit: u.ID})
+	identity := u.Identity
 	fail := func(err error) *UnitResult {
-		res.Err = fmt.Errorf("%s: %w", u.ID, err)
+		if identity != "" {
+			res.Err = fmt.Errorf("%s (acting as %s): %w", u.ID, identity, err)
+		} else {
+			res.Err = fmt.Errorf("%s: %w", u.ID, err)
+		}
 		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
 		return res
 	}
@@ -75,25 +83,34 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	run := &unitRun{u: u, res: res, timeout: a.unitTimeout(u)}
 	ctx, cancel := context.WithTimeout(ctx, run.timeout)
 	defer cancel()
-	if err := a.checkExternal(ctx, u, rd.Local); err != nil {
+	identity, err := a.identityOf(ctx, u)
+	if err != nil {
 		return fail(err)
 	}
-	if err := a.begin(ctx, run); err != nil {
+	act, err := a.actorFor(identity)
+	if err != nil {
 		return fail(err)
 	}
-	waitFor, err := a.applySet(ctx, run, r.owners)
+	run.identity = identity
+	if err := act.checkExternal(ctx, u, rd.Local); err != nil {
+		return fail(err)
+	}
+	if err := act.begin(ctx, run); err != nil {
+		return fail(err)
+	}
+	waitFor, err := act.applySet(ctx, run, r.owners)
 	if err != nil {
 		return fail(err)
 	}
 	if !u.NoWait {
-		if err := a.waitHealthy(ctx, waitFor, run.timeout); err != nil {
+		if err := act.waitHealthy(ctx, waitFor, run.timeout); err != nil {
 			return fail(fmt.Errorf("health check: %w", err))
 		}
 	}
-	if err := a.waitHealthy(ctx, refsToMeta(rd.Local), run.timeout); err != nil {
+	if err := act.waitHealthy(ctx, refsToMeta(rd.Local), run.timeout); err != nil {
 		return fail(fmt.Errorf("healthChecks: %w", err))
 	}
-	if err := a.prune(ctx, run, r.claims, r.owners); err != nil {
+	if err := act.prune(ctx, run, r.claims, r.owners); err != nil {
 		return fail(err)
 	}
 	if rd.Node == "" {
@@ -113,13 +130,36 @@ func (a *Applier) readyUnit(ctx context.Context, u *Unit, rd dag.Readiness) *Uni
 	timeout := a.unitTimeout(u)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := a.waitHealthy(ctx, refsToMeta(rd.Awaited), timeout); err != nil {
+	act, err := a.actorFor(u.Identity)
+	if err != nil {
+		res.Err = fmt.Errorf("%s: %w", u.ID, err)
+		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
+		return res
+	}
+	if err := act.waitHealthy(ctx, refsToMeta(rd.Awaited), timeout); err != nil {
 		res.Err = fmt.Errorf("%s: healthChecks: %w", u.ID, err)
 		a.emit(Event{Type: UnitFailed, Unit: u.ID, Err: res.Err})
 		return res
 	}
 	a.emit(Event{Type: UnitReady, Unit: u.ID})
 	return res
+}
+
+// identityOf is who the unit acts as: Unit.Identity, or for a removed unit
+// that names none, the identity its inventory recorded — it is pruned as
+// whoever applied it.
+func (a *Applier) identityOf(ctx context.Context, u *Unit) (string, error) {
+	if u.Identity != "" || u.Mode != Remove {
+		return u.Identity, nil
+	}
+	old, err := a.opts.Store.Load(ctx, u.ID)
+	if errors.Is(err, inventory.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return old.Identity, nil
 }
 
 func (a *Applier) unitTimeout(u *Unit) time.Duration {
@@ -131,7 +171,7 @@ func (a *Applier) unitTimeout(u *Unit) time.Duration {
 
 // checkExternal fails fast when a health check names an object that no
 // unit renders and the cluster does not have: it could never pass.
-func (a *Applier) checkExternal(ctx context.Context, u *Unit, checks []dag.ObjectRef) error {
+func (a *actor) checkExternal(ctx context.Context, u *Unit, checks []dag.ObjectRef) error {
 	own := map[dag.ObjectRef]bool{}
 	for _, o := range u.Objects {
 		own[dag.RefOf(o)] = true
@@ -187,7 +227,7 @@ func refsToMeta(refs []dag.ObjectRef) object.ObjMetadataSet {
 // begin loads the unit's inventory, works out what it renders now, and
 // records old ∪ new before anything touches the cluster, so a crash from
 // here on never forgets an object.
-func (a *Applier) begin(ctx context.Context, run *unitRun) error {
+func (a *actor) begin(ctx context.Context, run *unitRun) error {
 	u := run.u
 	old, err := a.opts.Store.Load(ctx, u.ID)
 	if errors.Is(err, inventory.ErrNotFound) {
@@ -222,7 +262,7 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 		entries = append(entries, e)
 	}
 	run.cur = inventory.New(u.ID, entries...)
-	run.cur.Meta = inventory.Meta{Revision: u.Revision, Orphan: u.Orphan, Parent: u.Parent}
+	run.cur.Meta = inventory.Meta{Revision: u.Revision, Orphan: u.Orphan, Parent: u.Parent, Identity: run.identity}
 	if u.Mode == Remove && len(u.Objects) > 0 {
 		return errors.New("a removed unit cannot have objects")
 	}
@@ -255,7 +295,7 @@ func (a *Applier) begin(ctx context.Context, run *unitRun) error {
 // request-saving path — recording every change, and returns the objects
 // that are not Current yet. An object new to the unit that another unit's
 // inventory holds is recorded as moved from there.
-func (a *Applier) applySet(ctx context.Context, run *unitRun, owners *owners) (object.ObjMetadataSet, error) {
+func (a *actor) applySet(ctx context.Context, run *unitRun, owners *owners) (object.ObjMetadataSet, error) {
 	record := func(i int, action ssa.Action) {
 		o := run.objs[i]
 		ref := dag.RefOf(o)
@@ -335,7 +375,7 @@ func (a *Applier) applySet(ctx context.Context, run *unitRun, owners *owners) (o
 // waitHealthy waits until every object of set is Current by kstatus. When
 // it gives up, the error names the objects still not ready and what
 // kstatus says of each, never the poller's own words.
-func (a *Applier) waitHealthy(ctx context.Context, set object.ObjMetadataSet, timeout time.Duration) error {
+func (a *actor) waitHealthy(ctx context.Context, set object.ObjMetadataSet, timeout time.Duration) error {
 	if len(set) == 0 {
 		return nil
 	}
@@ -367,7 +407,7 @@ func (a *Applier) waitHealthy(ctx context.Context, set object.ObjMetadataSet, ti
 // notReady reads the objects of set and says, for each one that is missing
 // or not Current, what kstatus says of it: "Deployment cert-manager/cert-manager:
 // InProgress: Available: 0/1 replicas".
-func (a *Applier) notReady(ctx context.Context, set object.ObjMetadataSet) ([]string, error) {
+func (a *actor) notReady(ctx context.Context, set object.ObjMetadataSet) ([]string, error) {
 	objs := make([]*unstructured.Unstructured, len(set))
 	for i, m := range set {
 		objs[i] = a.objectOfRef(dag.ObjectRef{Group: m.GroupKind.Group, Kind: m.GroupKind.Kind, Namespace: m.Namespace, Name: m.Name})
@@ -403,7 +443,7 @@ func statusProblem(live *unstructured.Unstructured) string {
 // prune deletes (or, for Orphan, forgets) what the unit applied before and
 // renders no more, unless another unit claims it now or it is marked to be
 // kept; then saves the final inventory (or deletes it, for a removed unit).
-func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]string, owners *owners) error {
+func (a *actor) prune(ctx context.Context, run *unitRun, claims map[string]string, owners *owners) error {
 	u, old, cur, res := run.u, run.old, run.cur, run.res
 	for _, e := range inventory.Diff(old, cur) {
 		if owner, ok := claims[e.ID()]; ok && owner != u.ID {
@@ -434,7 +474,10 @@ func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]str
 		deleted := map[dag.ObjectRef]bool{}
 		if cs != nil {
 			for _, e := range cs.Entries {
-				deleted[metaRef(e.ObjMetadata)] = true
+				// ssa lists an object whose delete failed too (unknown).
+				if e.Action == ssa.DeletedAction {
+					deleted[metaRef(e.ObjMetadata)] = true
+				}
 			}
 		}
 		if err != nil {
@@ -492,7 +535,7 @@ func (a *Applier) prune(ctx context.Context, run *unitRun, claims map[string]str
 // cluster any more (deleted meanwhile, e.g. with its CRD or by another
 // unit's prune) counts as deleted. It returns err when some object is
 // still there or cannot be read, nil when all are gone.
-func (a *Applier) goneAnyway(ctx context.Context, level []*unstructured.Unstructured, deleted map[dag.ObjectRef]bool, err error) error {
+func (a *actor) goneAnyway(ctx context.Context, level []*unstructured.Unstructured, deleted map[dag.ObjectRef]bool, err error) error {
 	var left []int
 	for i, o := range level {
 		if !deleted[dag.RefOf(o)] {

@@ -32,7 +32,10 @@ const (
 	OrphanAnnotation = "gitopskit.dev/orphan"
 	// ParentAnnotation names the unit that defined this one.
 	ParentAnnotation = "gitopskit.dev/parent"
-	dataKey          = "inventory.gz"
+	// IdentityAnnotation is the user the unit was applied as, when not
+	// the applier's own.
+	IdentityAnnotation = "gitopskit.dev/identity"
+	dataKey            = "inventory.gz"
 )
 
 // ConfigMapStore keeps each unit's inventory in a ConfigMap of one
@@ -97,6 +100,7 @@ func decode(unit string, cm *corev1.ConfigMap) (*Inventory, error) {
 	inv.Revision = cm.Annotations[RevisionAnnotation]
 	inv.Orphan = cm.Annotations[OrphanAnnotation] == "true"
 	inv.Parent = cm.Annotations[ParentAnnotation]
+	inv.Identity = cm.Annotations[IdentityAnnotation]
 	return inv, nil
 }
 
@@ -117,7 +121,7 @@ func (s *ConfigMapStore) Save(ctx context.Context, inv *Inventory) error {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.objectName(inv.Unit), Namespace: s.namespace,
 			Labels:      map[string]string{StoreLabel: s.name},
-			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision, OrphanAnnotation: strconv.FormatBool(inv.Orphan), ParentAnnotation: inv.Parent},
+			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision, OrphanAnnotation: strconv.FormatBool(inv.Orphan), ParentAnnotation: inv.Parent, IdentityAnnotation: inv.Identity},
 		},
 		BinaryData: map[string][]byte{dataKey: buf.Bytes()},
 	}

@@ -80,6 +80,9 @@ type Meta struct {
 	// ("" for a root): a unit that is no longer defined counts as removed
 	// only once that parent has applied successfully without it.
 	Parent string
+	// Identity is the user the unit was applied as (impersonated), ""
+	// for the applier's own credentials: a removed unit is pruned as it.
+	Identity string
 }
 
 // New returns an inventory of the entries, deduplicated by ID (the last

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -45,6 +46,11 @@ type LoadOptions struct {
 	// AllowRemoteBases lets kustomize fetch remote bases; without it a
 	// load makes no network access but through its sources and mirrors.
 	AllowRemoteBases bool
+	// NoCrossNamespaceRefs refuses, as Flux's --no-cross-namespace-refs
+	// lockdown does, a unit that refers to an object in another namespace:
+	// a sourceRef, chartRef, chart sourceRef or dependsOn naming another
+	// namespace fails the unit, naming the reference.
+	NoCrossNamespaceRefs bool
 	// RemoteBasesTimeout bounds each build that may fetch remote bases
 	// (KustomizeOptions.RemoteTimeout).
 	RemoteBasesTimeout time.Duration
@@ -210,6 +216,9 @@ func (l *graphLoader) add(obj *unstructured.Unstructured, parent string) {
 	u := &Unit{ID: id, Object: obj, SpecHash: "sha256:" + hex.EncodeToString(sum[:])}
 	spec, err := specOf(obj)
 	u.Spec, u.Parent = spec, parent
+	if err == nil && l.opts.NoCrossNamespaceRefs {
+		err = sameNamespaceRefs(obj)
+	}
 	if err != nil {
 		u.Err = fmt.Errorf("%s: %w", id, err)
 		l.units[id] = u // failed: never rendered
@@ -233,6 +242,37 @@ func (l *graphLoader) reject(r RejectedUnit, parent string) {
 	u := &Unit{ID: id, Object: obj, Err: fmt.Errorf("%s: %w", id, r.Err)}
 	u.Parent = parent
 	l.units[id] = u
+}
+
+// sameNamespaceRefs refuses a reference of a unit object to another
+// namespace (LoadOptions.NoCrossNamespaceRefs).
+func sameNamespaceRefs(obj *unstructured.Unstructured) error {
+	ns := obj.GetNamespace()
+	var errs []error
+	check := func(field string, ref map[string]any) {
+		other, _ := ref["namespace"].(string)
+		if other != "" && other != ns {
+			kind, _ := ref["kind"].(string)
+			name, _ := ref["name"].(string)
+			errs = append(errs, fmt.Errorf("%s names %s %s/%s in another namespace; cross-namespace references are refused (LoadOptions.NoCrossNamespaceRefs, Flux's --no-cross-namespace-refs)", field, kind, other, name))
+		}
+	}
+	for _, field := range [][]string{{"spec", "sourceRef"}, {"spec", "chartRef"}, {"spec", "chart", "spec", "sourceRef"}} {
+		if ref, ok, _ := unstructured.NestedMap(obj.Object, field...); ok {
+			check(strings.Join(field, "."), ref)
+		}
+	}
+	deps, _, _ := unstructured.NestedSlice(obj.Object, "spec", "dependsOn")
+	for i, d := range deps {
+		if ref, ok := d.(map[string]any); ok {
+			if _, has := ref["kind"]; !has {
+				ref = maps.Clone(ref)
+				ref["kind"] = obj.GetKind()
+			}
+			check(fmt.Sprintf("spec.dependsOn[%d]", i), ref)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // run renders pending units in waves until no unit can make progress.

@@ -301,3 +301,39 @@ func TestRemoteBasesBounded(t *testing.T) {
 		t.Error("the remote resource was never requested")
 	}
 }
+
+// TestLoadNoCrossNamespaceRefs: under LoadOptions.NoCrossNamespaceRefs (as
+// Flux's --no-cross-namespace-refs) a unit whose sourceRef, chart
+// sourceRef or dependsOn names another namespace fails, naming the
+// reference; same-namespace references are fine. Without it all render.
+func TestLoadNoCrossNamespaceRefs(t *testing.T) {
+	team := func(name, extra string) string {
+		return "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: " + name + ", namespace: team}\n" +
+			"spec:\n  interval: 10m\n  path: ./app\n  prune: true\n" + extra
+	}
+	art := repoArtifact(t, map[string]string{
+		"root/git.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: own, namespace: team}\nspec: {interval: 1h, url: 'https://example.com/repo', ref: {branch: main}}\n",
+		"root/units.yaml": team("cross-source", "  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n") + "---\n" +
+			team("cross-dependency", "  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n  dependsOn: [{name: app, namespace: flux-system}]\n") + "---\n" +
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: team}\nspec:\n  interval: 1h\n  chart: {spec: {chart: web, sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}}}\n" + "---\n" +
+			kustomizationYAML("app", "./app"),
+		"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: team}\n",
+	})
+	g := loadRoot(t, art, LoadOptions{NoCrossNamespaceRefs: true})
+	for id, want := range map[string]string{
+		"Kustomization/team/cross-source":     "spec.sourceRef names GitRepository flux-system/flux-system in another namespace; cross-namespace references are refused",
+		"Kustomization/team/cross-dependency": "spec.dependsOn[0] names Kustomization flux-system/app in another namespace",
+		"HelmRelease/team/web":                "spec.chart.spec.sourceRef names HelmRepository flux-system/charts in another namespace",
+	} {
+		if u := g.Unit(id); u == nil || u.Err == nil || !strings.Contains(u.Err.Error(), want) {
+			t.Errorf("%s: %v, want %q", id, u, want)
+		}
+	}
+	if u := g.Unit("Kustomization/flux-system/app"); u.Err != nil {
+		t.Errorf("app: %v", u.Err)
+	}
+	g = loadRoot(t, art, LoadOptions{})
+	if u := g.Unit("Kustomization/team/cross-source"); u.Err != nil {
+		t.Errorf("without the lockdown: %v", u.Err)
+	}
+}

@@ -89,6 +89,8 @@ type options struct {
 	allowLocalGit             bool
 	strictSubst               bool
 	remoteBases               bool
+	noCrossNamespace          bool
+	defaultSA                 string
 	// command-specific
 	unit, format string
 	withDeps     bool
@@ -127,6 +129,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	fs.Var(o.mirrors, "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
 	fs.BoolVar(&o.remoteBases, "allow-remote-bases", false, "let kustomize fetch remote bases (refused otherwise: a render makes no network access but through sources and mirrors)")
 	fs.BoolVar(&o.strictSubst, "strict-substitution", false, "fail a unit whose postBuild ${var} has no value and no default")
+	fs.BoolVar(&o.noCrossNamespace, "no-cross-namespace-refs", false, "fail a unit whose sourceRef, chartRef or dependsOn names another namespace (Flux's lockdown flag)")
 	fs.BoolVar(&o.allowLocalGit, "allow-local-git", false, "let GitRepositories name local paths or file:// URLs (Flux allows only http, https and ssh)")
 	fs.StringVar(&o.kubeVersion, "kube-version", "", "Kubernetes version Helm charts render for (default: the cluster's, or "+render.DefaultKubeVersion+" with no cluster)")
 	switch cmd {
@@ -150,6 +153,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		fs.StringVar(&o.name, "name", "gitopskit", "name of this repository's inventories in the cluster; one per repository and path")
 		fs.BoolVar(&o.allowEmpty, "allow-empty", false, "let a unit whose render comes back empty prune everything it applied (refused otherwise)")
 		fs.BoolVar(&o.takeOver, "take-over", false, "use inventories another repository or path reconciled into under this -name (refused otherwise)")
+		fs.StringVar(&o.defaultSA, "default-service-account", "", "apply units without spec.serviceAccountName as this ServiceAccount of their namespace (Flux's lockdown flag); the root stays yours")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -174,9 +178,9 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		ignore = gitopskit.IgnoreFluxInstall
 	}
 	r, err := gitopskit.New(gitopskit.Options{
-		Ignore: ignore, TakeOver: o.takeOver,
+		Ignore: ignore, TakeOver: o.takeOver, DefaultServiceAccount: o.defaultSA,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
-		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases},
+		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace},
 		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},
 	})
 	if err != nil {
@@ -249,7 +253,7 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 	if err != nil {
 		return err
 	}
-	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases})
+	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace})
 	if err != nil {
 		return err
 	}

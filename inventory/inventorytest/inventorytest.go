@@ -39,7 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
 		s := newStore(t)
 		want := inventory.New("Kustomization/flux-system/apps", entries...)
 		want.Revision = "main@sha1:0123456789abcdef0123456789abcdef01234567"
-		want.Orphan, want.Parent = true, "Kustomization/flux-system/flux-system"
+		want.Orphan, want.Parent, want.Identity = true, "Kustomization/flux-system/flux-system", "system:serviceaccount:team-a:deployer"
 		if err := s.Save(ctx, want); err != nil {
 			t.Fatal(err)
 		}
