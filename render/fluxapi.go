@@ -44,8 +44,9 @@ type kustomization struct {
 }
 
 // kustomizationSpec reads a Flux Kustomization of a served version. Unknown
-// fields are errors; fields that affect rendering and that gitopskit does
-// not implement are returned as warnings.
+// fields are errors; the fields it uses that gitopskit does not implement,
+// and that would change what is applied or where, are returned, for the
+// renderer to refuse (refuseUnimplemented).
 func kustomizationSpec(u *unstructured.Unstructured) (kustomization, []string, error) {
 	gv := u.GroupVersionKind()
 	if gv.Group != KustomizeGroup || gv.Kind != "Kustomization" {
@@ -77,14 +78,23 @@ func kustomizationSpec(u *unstructured.Unstructured) (kustomization, []string, e
 	if err := convert(spec, &common); err != nil {
 		return kustomization{}, nil, err
 	}
-	var warnings []string
+	var unimplemented []string
 	if common.Decryption != nil {
-		warnings = append(warnings, "spec.decryption is not implemented: encrypted values are rendered as they are")
+		unimplemented = append(unimplemented, "spec.decryption is not implemented: encrypted values would be applied as they are")
 	}
 	if common.KubeConfig != nil {
-		warnings = append(warnings, "spec.kubeConfig is not implemented: the unit targets the reconciler's cluster")
+		unimplemented = append(unimplemented, "spec.kubeConfig is not implemented: the unit would be applied to the reconciler's cluster")
 	}
-	return common.kustomization, warnings, nil
+	return common.kustomization, unimplemented, nil
+}
+
+// refuseUnimplemented turns the unimplemented fields a unit uses into an
+// error, or, when the caller chose to ignore them, into warnings.
+func refuseUnimplemented(fields []string, ignore bool) ([]string, error) {
+	if len(fields) == 0 || ignore {
+		return fields, nil
+	}
+	return nil, fmt.Errorf("%s; refusing, as it would change what is applied (LoadOptions.IgnoreUnimplemented renders it anyway)", strings.Join(fields, "; "))
 }
 
 // convert copies between two versions of the same shape through JSON.

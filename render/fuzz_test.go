@@ -37,7 +37,7 @@ func FuzzFluxObject(f *testing.F) {
 			_, _ = readGenerator(u)
 			_ = generatedArtifacts(u, "f.yaml")
 		default:
-			_, _ = checkSource(u)
+			_, _ = checkSource(u, false)
 			_, _ = sourceTimeout(u)
 		}
 	})

@@ -46,6 +46,12 @@ type LoadOptions struct {
 	// AllowRemoteBases lets kustomize fetch remote bases; without it a
 	// load makes no network access but through its sources and mirrors.
 	AllowRemoteBases bool
+	// IgnoreUnimplemented renders units and sources that use Flux fields
+	// gitopskit does not implement and that would change what is applied
+	// or where — a Kustomization's decryption or kubeConfig, a
+	// HelmRelease's kubeConfig, a source's verify, include or
+	// recurseSubmodules — with a warning, instead of failing them.
+	IgnoreUnimplemented bool
 	// NoCrossNamespaceRefs refuses, as Flux's --no-cross-namespace-refs
 	// lockdown does, a unit that refers to an object in another namespace:
 	// a sourceRef, chartRef, chart sourceRef or dependsOn naming another
@@ -198,7 +204,7 @@ type fetchResult struct {
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
 		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}, generated: map[string][]generatedArtifact{},
-		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases, RemoteTimeout: opts.RemoteBasesTimeout})}
+		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases, RemoteTimeout: opts.RemoteBasesTimeout, IgnoreUnimplemented: opts.IgnoreUnimplemented})}
 	return l
 }
 
@@ -349,7 +355,7 @@ func (l *graphLoader) absorb(u *Unit, res *Result) {
 			if o.GetNamespace() == "" {
 				o.SetNamespace("flux-system")
 			}
-			warnings, err := checkSource(o.Unstructured)
+			warnings, err := checkSource(o.Unstructured, l.opts.IgnoreUnimplemented)
 			l.sources[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = &sourceEntry{obj: o.Unstructured, file: o.Provenance.File, warnings: warnings, err: err}
 		case gvk.Group == ExtensionsGroup && gvk.Kind == "ArtifactGenerator":
 			if o.GetNamespace() == "" {

@@ -42,6 +42,10 @@ type HelmOptions struct {
 	// Values resolves valuesFrom references. Nil means every reference is
 	// missing (an error unless it is optional).
 	Values ValueSource
+	// IgnoreUnimplemented renders a HelmRelease that uses a field
+	// gitopskit does not implement and that would change where it is
+	// applied (spec.kubeConfig), with a warning, instead of failing it.
+	IgnoreUnimplemented bool
 }
 
 // Helm renders Flux HelmReleases with the Helm SDK, as `helm template`
@@ -69,7 +73,11 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	fail := func(format string, args ...any) (*Result, error) {
 		return nil, fmt.Errorf("%s: "+format, append([]any{unit}, args...)...)
 	}
-	spec, warnings, err := helmReleaseSpec(hr)
+	spec, unimplemented, err := helmReleaseSpec(hr)
+	if err != nil {
+		return fail("%w", err)
+	}
+	warnings, err := refuseUnimplemented(unimplemented, h.opts.IgnoreUnimplemented)
 	if err != nil {
 		return fail("%w", err)
 	}

@@ -42,7 +42,8 @@ type helmRelease struct {
 }
 
 // helmReleaseSpec reads a Flux HelmRelease (v2, v2beta2 or v2beta1)
-// strictly: unknown fields are errors.
+// strictly: unknown fields are errors. It returns the fields used that
+// gitopskit does not implement, as kustomizationSpec does.
 func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error) {
 	gvk := u.GroupVersionKind()
 	if gvk.Group != HelmGroup || gvk.Kind != "HelmRelease" {
@@ -50,7 +51,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	}
 	var (
 		out      helmRelease
-		warnings []string
+		unimplemented []string
 		typed    interface {
 			GetReleaseName() string
 			GetReleaseNamespace() string
@@ -65,7 +66,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 			return out, nil, err
 		}
 		if hr.Spec.KubeConfig != nil {
-			warnings = append(warnings, "spec.kubeConfig is not implemented: the release targets the reconciler's cluster")
+			unimplemented = append(unimplemented, "spec.kubeConfig is not implemented: the release would be applied to the reconciler's cluster")
 		}
 	case "v2beta2":
 		var hr helmv2beta2.HelmRelease
@@ -113,7 +114,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		}
 	}
 	out.ReleaseName = shortenReleaseName(out.ReleaseName)
-	return out, warnings, nil
+	return out, unimplemented, nil
 }
 
 // shortenReleaseName keeps release names within Helm's 53 characters the

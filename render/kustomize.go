@@ -55,6 +55,11 @@ type KustomizeOptions struct {
 	// source.DefaultTimeout). Kustomize's fetches take no context; past
 	// the bound the unit fails and the build is left to end on its own.
 	RemoteTimeout time.Duration
+	// IgnoreUnimplemented renders a Kustomization that uses a field
+	// gitopskit does not implement and that would change what is applied
+	// or where (spec.decryption, spec.kubeConfig), with a warning, instead
+	// of failing it.
+	IgnoreUnimplemented bool
 }
 
 // Kustomize renders Flux Kustomizations with kustomize (krusty), the way
@@ -107,7 +112,11 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	fail := func(format string, args ...any) (*Result, error) {
 		return nil, fmt.Errorf("%s: "+format, append([]any{unit}, args...)...)
 	}
-	spec, warnings, err := kustomizationSpec(ks)
+	spec, unimplemented, err := kustomizationSpec(ks)
+	if err != nil {
+		return fail("%w", err)
+	}
+	warnings, err := refuseUnimplemented(unimplemented, k.opts.IgnoreUnimplemented)
 	if err != nil {
 		return fail("%w", err)
 	}

@@ -12,7 +12,7 @@ import (
 // OCIRepository; v1 or v1beta2) strictly, and lists the fields it sets
 // that a load does not act on. Unknown fields and unknown versions are
 // errors.
-func checkSource(u *unstructured.Unstructured) (warnings []string, err error) {
+func checkSource(u *unstructured.Unstructured, ignoreUnimplemented bool) (warnings []string, err error) {
 	gvk := u.GroupVersionKind()
 	var typed any
 	switch gvk.Version + "/" + gvk.Kind {
@@ -52,13 +52,29 @@ func checkSource(u *unstructured.Unstructured) (warnings []string, err error) {
 		"provider":           "cloud provider authentication is not implemented",
 		"serviceAccountName": "service account authentication is not implemented",
 	}
+	// These would change what is applied: other content, or content not
+	// verified as asked.
+	changesContent := map[string]bool{"verify": true, "include": true, "recurseSubmodules": true}
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
+	var unimplemented []string
 	for _, field := range []string{"secretRef", "certSecretRef", "proxySecretRef", "verify", "include", "recurseSubmodules", "sparseCheckout", "provider", "serviceAccountName"} {
 		v, ok := spec[field]
 		if !ok || v == false || v == "" || v == "generic" {
 			continue
 		}
-		warnings = append(warnings, fmt.Sprintf("%s: spec.%s: %s", name, field, notUsed[field]))
+		msg := fmt.Sprintf("spec.%s: %s", field, notUsed[field])
+		if changesContent[field] {
+			unimplemented = append(unimplemented, msg)
+			continue
+		}
+		warnings = append(warnings, name+": "+msg)
+	}
+	more, err := refuseUnimplemented(unimplemented, ignoreUnimplemented)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for _, m := range more {
+		warnings = append(warnings, name+": "+m)
 	}
 	return warnings, nil
 }

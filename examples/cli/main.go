@@ -90,6 +90,7 @@ type options struct {
 	strictSubst               bool
 	remoteBases               bool
 	noCrossNamespace          bool
+	ignoreUnimplemented       bool
 	defaultSA                 string
 	// command-specific
 	unit, format string
@@ -129,6 +130,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	fs.Var(o.mirrors, "mirror", "rewrite a source URL prefix, FROM=TO (repeatable)")
 	fs.BoolVar(&o.remoteBases, "allow-remote-bases", false, "let kustomize fetch remote bases (refused otherwise: a render makes no network access but through sources and mirrors)")
 	fs.BoolVar(&o.strictSubst, "strict-substitution", false, "fail a unit whose postBuild ${var} has no value and no default")
+	fs.BoolVar(&o.ignoreUnimplemented, "ignore-unimplemented", false, "render units using Flux fields gitopskit does not implement that change what is applied (decryption, kubeConfig, a source's verify), with a warning, instead of failing them")
 	fs.BoolVar(&o.noCrossNamespace, "no-cross-namespace-refs", false, "fail a unit whose sourceRef, chartRef or dependsOn names another namespace (Flux's lockdown flag)")
 	fs.BoolVar(&o.allowLocalGit, "allow-local-git", false, "let GitRepositories name local paths or file:// URLs (Flux allows only http, https and ssh)")
 	fs.StringVar(&o.kubeVersion, "kube-version", "", "Kubernetes version Helm charts render for (default: the cluster's, or "+render.DefaultKubeVersion+" with no cluster)")
@@ -180,7 +182,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	r, err := gitopskit.New(gitopskit.Options{
 		Ignore: ignore, TakeOver: o.takeOver, DefaultServiceAccount: o.defaultSA,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
-		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace},
+		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented},
 		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},
 	})
 	if err != nil {
@@ -253,7 +255,7 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 	if err != nil {
 		return err
 	}
-	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace})
+	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented})
 	if err != nil {
 		return err
 	}
