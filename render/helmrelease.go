@@ -50,9 +50,9 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		return helmRelease{}, nil, fmt.Errorf("not a Flux HelmRelease: %s/%s", u.GetAPIVersion(), u.GetKind())
 	}
 	var (
-		out      helmRelease
+		out           helmRelease
 		unimplemented []string
-		typed    interface {
+		typed         interface {
 			GetReleaseName() string
 			GetReleaseNamespace() string
 		}
