@@ -50,9 +50,11 @@ type Options struct {
 	// Interval is how often Run reconciles (default 10 minutes), with up
 	// to a tenth of it added at random so replicas do not move in step.
 	Interval time.Duration
-	// Load configures rendering (mirrors, values, caches). Its Cache
-	// defaults to one kept by the Reconciler, so unchanged units are not
-	// rendered again; its KubeVersion and APIVersions default to the
+	// Load configures rendering (mirrors, values, caches). ConfigMaps and
+	// Secrets that no unit renders and Values lacks (valuesFrom,
+	// substituteFrom, a source's secretRef) are read from the cluster, as
+	// Flux reads them. Its Cache defaults to one kept by the Reconciler,
+	// so unchanged units are not rendered again; its KubeVersion and APIVersions default to the
 	// cluster's (read once, when the first pass renders).
 	Load render.LoadOptions
 	// Apply configures applying. Its Store defaults to a ConfigMapStore
@@ -151,11 +153,18 @@ func New(opts Options) (*Reconciler, error) {
 			userEvents(e)
 		}
 	}
+	cs, err := kubernetes.NewForConfig(opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	// ConfigMaps and Secrets no unit renders are read from the cluster,
+	// after the caller's own values.
+	if opts.Load.Values != nil {
+		r.opts.Load.Values = chainValues{opts.Load.Values, clusterValues{cs}}
+	} else {
+		r.opts.Load.Values = clusterValues{cs}
+	}
 	if applyOpts.Store == nil {
-		cs, err := kubernetes.NewForConfig(opts.Config)
-		if err != nil {
-			return nil, err
-		}
 		applyOpts.Store = &lazyNamespaceStore{
 			ConfigMapStore: inventory.NewConfigMapStore(cs, DefaultNamespace, opts.Name),
 			client:         cs,

@@ -159,13 +159,16 @@ func (l *graphLoader) resolveSource(ctx context.Context, kind, namespace, name s
 		ref.SemVer, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "semver")
 		ref.Digest, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "digest")
 		mediaType, _, _ := unstructured.NestedString(obj.Object, "spec", "layerSelector", "mediaType")
-		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
 		timeout, err := sourceTimeout(obj)
 		if err != nil {
 			return nil, err
 		}
+		auth, err := l.helmAuth(ctx, obj, url)
+		if err != nil {
+			return nil, err
+		}
 		src := source.NewOCI(l.opts.Mirrors.Rewrite(url), source.OCIOptions{Ref: ref, MediaType: mediaType,
-			Auth: source.HelmAuth{PlainHTTP: insecure}, CacheDir: cacheSub(l.opts.CacheDir, "oci"), Timeout: timeout})
+			Auth: auth, CacheDir: cacheSub(l.opts.CacheDir, "oci"), Timeout: timeout})
 		return l.fetchOnce(ctx, "OCIRepository/"+namespace+"/"+name, src)
 	}
 	if kind != "GitRepository" {
@@ -196,7 +199,11 @@ func (l *graphLoader) resolveSource(ctx context.Context, kind, namespace, name s
 	if err != nil {
 		return nil, err
 	}
-	g := source.NewGit(l.opts.Mirrors.Rewrite(url), source.GitOptions{Ref: ref, Ignore: ignore, CacheDir: cacheSub(l.opts.CacheDir, "git"), Timeout: timeout})
+	auth, err := l.gitAuth(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	g := source.NewGit(l.opts.Mirrors.Rewrite(url), source.GitOptions{Ref: ref, Ignore: ignore, CacheDir: cacheSub(l.opts.CacheDir, "git"), Timeout: timeout, Auth: auth})
 	return l.fetchOnce(ctx, "GitRepository/"+namespace+"/"+name, g)
 }
 
@@ -261,14 +268,17 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 		}
 		url, _, _ := unstructured.NestedString(obj.Object, "spec", "url")
 		version := ociChartVersion(obj)
-		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
 		repo, chart := path.Dir(strings.TrimPrefix(url, "oci://")), path.Base(url)
 		timeout, err := sourceTimeout(obj)
 		if err != nil {
 			return nil, err
 		}
+		auth, err := l.helmAuth(ctx, obj, url)
+		if err != nil {
+			return nil, err
+		}
 		src := source.NewHelmChart(l.opts.Mirrors.Rewrite("oci://"+repo), chart, version,
-			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}, Timeout: timeout})
+			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: auth, Timeout: timeout})
 		return l.fetchOnce(ctx, "OCIRepository/"+ns+"/"+name+"@"+version, src)
 	}
 	spec, ok, _ := unstructured.NestedMap(hr.Object, "spec", "chart", "spec")
@@ -297,7 +307,6 @@ func (l *graphLoader) chartFromSpec(ctx context.Context, spec map[string]any, ns
 		}
 		url, _, _ := unstructured.NestedString(obj.Object, "spec", "url")
 		typ, _, _ := unstructured.NestedString(obj.Object, "spec", "type")
-		insecure, _, _ := unstructured.NestedBool(obj.Object, "spec", "insecure")
 		if typ == "oci" && !strings.HasPrefix(url, "oci://") {
 			url = "oci://" + strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
 		}
@@ -305,8 +314,12 @@ func (l *graphLoader) chartFromSpec(ctx context.Context, spec map[string]any, ns
 		if err != nil {
 			return nil, err
 		}
+		auth, err := l.helmAuth(ctx, obj, url)
+		if err != nil {
+			return nil, err
+		}
 		src := source.NewHelmChart(l.opts.Mirrors.Rewrite(url), chart, version,
-			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: source.HelmAuth{PlainHTTP: insecure}, Timeout: timeout})
+			source.HelmOptions{CacheDir: cacheSub(l.opts.CacheDir, "helm"), Auth: auth, Timeout: timeout})
 		return l.fetchOnce(ctx, "HelmRepository/"+ns+"/"+name+"/"+chart+"@"+version, src)
 	case "GitRepository":
 		art, err := l.sourceArtifact(ctx, kind, ns, name, final, warn)

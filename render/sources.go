@@ -42,8 +42,6 @@ func checkSource(u *unstructured.Unstructured, ignoreUnimplemented bool) (warnin
 	}
 	name := gvk.Kind + " " + u.GetNamespace() + "/" + u.GetName()
 	notUsed := map[string]string{
-		"secretRef":          "credentials are not read from the cluster: use Mirrors, or source options with credentials",
-		"certSecretRef":      "credentials are not read from the cluster",
 		"proxySecretRef":     "proxies are not supported",
 		"verify":             "signature verification is not implemented",
 		"include":            "including other repositories is not implemented",
@@ -57,7 +55,7 @@ func checkSource(u *unstructured.Unstructured, ignoreUnimplemented bool) (warnin
 	changesContent := map[string]bool{"verify": true, "include": true, "recurseSubmodules": true}
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
 	var unimplemented []string
-	for _, field := range []string{"secretRef", "certSecretRef", "proxySecretRef", "verify", "include", "recurseSubmodules", "sparseCheckout", "provider", "serviceAccountName"} {
+	for _, field := range []string{"proxySecretRef", "verify", "include", "recurseSubmodules", "sparseCheckout", "provider", "serviceAccountName"} {
 		v, ok := spec[field]
 		if !ok || v == false || v == "" || v == "generic" {
 			continue

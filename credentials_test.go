@@ -1,0 +1,101 @@
+package gitopskit_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitopskit/gitopskit"
+	"github.com/gitopskit/gitopskit/internal/fleet"
+	"github.com/gitopskit/gitopskit/internal/gittest"
+	"github.com/gitopskit/gitopskit/internal/helmtest"
+	"github.com/gitopskit/gitopskit/internal/testenv"
+	"github.com/gitopskit/gitopskit/render"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// TestCredentialsFromCluster: as Flux does, a Reconciler reads from the
+// cluster what the repository only names — the secretRef of a private Git
+// repository (basic auth, in-process server) and of a private Helm
+// repository, and a valuesFrom Secret no unit renders — and reconciles
+// with them; no password shows in any error, status or revision.
+func TestCredentialsFromCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	env := testenv.Shared(t)
+	const ns = "creds-test"
+	const gitPass, helmPass = "g1t-s3cret-pass", "h3lm-s3cret-pass"
+
+	app := gittest.NewRepo(t)
+	app.Commit("app", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-private-git, namespace: " + ns + "}\ndata: {a: b}\n"})
+	git := gittest.ServeHTTP(t, map[string]*gittest.Repo{"app": app}, false)
+	git.Username, git.Password = "flux", gitPass
+	helm := helmtest.ServeRepo(t, []string{helmtest.SimpleChart(t, t.TempDir(), "hello", "1.0.0")}, false)
+	helm.Username, helm.Password = "flux", helmPass
+
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]map[string]string{
+		"git-creds":  {"username": "flux", "password": gitPass},
+		"helm-creds": {"username": "flux", "password": helmPass},
+		"web-values": {"values.yaml": "greeting: from-the-cluster\n"},
+	} {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
+		if _, err := cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+
+	repo := t.TempDir()
+	if err := fleet.Write(repo, map[string]string{
+		"root/private.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: private, namespace: " + ns + "}\n" +
+			"spec: {interval: 1h, url: '" + git.URL + "/app', ref: {branch: main}, secretRef: {name: git-creds}}\n---\n" +
+			"apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app, namespace: " + ns + "}\n" +
+			"spec: {interval: 1h, path: ./, prune: true, sourceRef: {kind: GitRepository, name: private}}\n",
+		"root/helm.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: " + ns + "}\n" +
+			"spec: {interval: 1h, url: '" + helm.URL + "', secretRef: {name: helm-creds}}\n---\n" +
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: " + ns + "}\n" +
+			"spec:\n  interval: 1h\n  chart: {spec: {chart: hello, version: 1.x, sourceRef: {kind: HelmRepository, name: charts}}}\n  valuesFrom: [{kind: Secret, name: web-values}]\n",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := gitopskit.New(gitopskit.Options{Name: "creds", Source: source.NewDir(repo, source.DirOptions{}), Path: "root",
+		Config: env.Config, Load: render.LoadOptions{CacheDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range res.Units {
+		if u.Err != nil {
+			t.Errorf("%s: %v", u.ID, u.Err)
+		}
+	}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "from-private-git", metav1.GetOptions{}); err != nil {
+		t.Errorf("the private Git repository's object: %v", err)
+	}
+	web, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || web.Data["greeting"] != "from-the-cluster" {
+		t.Errorf("the private chart's object with the cluster's values: %v %v", web, err)
+	}
+	for _, s := range r.Status() {
+		for _, pass := range []string{gitPass, helmPass} {
+			if strings.Contains(s.Message+s.Revision, pass) {
+				t.Errorf("%s shows a password: %+v", s.ID, s)
+			}
+		}
+	}
+}
