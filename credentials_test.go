@@ -2,6 +2,7 @@ package gitopskit_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +13,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitopskit/gitopskit"
+	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/internal/fleet"
 	"github.com/gitopskit/gitopskit/internal/gittest"
 	"github.com/gitopskit/gitopskit/internal/helmtest"
+	"github.com/gitopskit/gitopskit/internal/sopstest"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/render"
 	"github.com/gitopskit/gitopskit/source"
@@ -97,5 +100,75 @@ func TestCredentialsFromCluster(t *testing.T) {
 				t.Errorf("%s shows a password: %+v", s.ID, s)
 			}
 		}
+	}
+}
+
+// TestSOPSFromCluster: a SOPS-encrypted Secret is decrypted with the age
+// key of the decryption Secret in the cluster and applied; its plaintext
+// is in no plan, event, status or inventory.
+func TestSOPSFromCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	env := testenv.Shared(t)
+	const ns = "sops-test"
+	const password = "cl0ud-s3cret-plaintext"
+	keys := sopstest.NewKeys(t)
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sops-age", Namespace: ns}, StringData: keys.AgeSecret()}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	if err := fleet.Write(repo, map[string]string{
+		"root/app.yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app, namespace: " + ns + "}\n" +
+			"spec: {interval: 1h, path: ./app, prune: true, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}, decryption: {provider: sops, secretRef: {name: sops-age}}}\n",
+		"app/secret.yaml": keys.EncryptYAML(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: "+ns+"}\nstringData: {password: "+password+"}\n", false),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var printed strings.Builder
+	r, err := gitopskit.New(gitopskit.Options{Name: "sops", Source: source.NewDir(repo, source.DirOptions{}), Path: "root", Config: env.Config,
+		Load:  render.LoadOptions{CacheDir: t.TempDir()},
+		Apply: apply.Options{Events: func(e apply.Event) { printed.WriteString(e.String() + "\n") }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := r.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed.WriteString(plan.String())
+	res, err := r.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range res.Units {
+		if u.Err != nil {
+			t.Errorf("%s: %v", u.ID, u.Err)
+		}
+	}
+	s, err := cs.CoreV1().Secrets(ns).Get(ctx, "db", metav1.GetOptions{})
+	if err != nil || string(s.Data["password"]) != password {
+		t.Fatalf("the applied Secret: %v %v", s, err)
+	}
+	for _, st := range r.Status() {
+		printed.WriteString(st.Message + st.Revision + "\n")
+	}
+	invs, err := cs.CoreV1().ConfigMaps(gitopskit.DefaultNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range invs.Items {
+		for k, v := range cm.Data {
+			printed.WriteString(k + v + "\n")
+		}
+	}
+	if out := printed.String(); strings.Contains(out, password) || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte(password))) {
+		t.Errorf("the plaintext shows in a plan, event, status or inventory:\n%s", out)
 	}
 }

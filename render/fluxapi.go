@@ -41,6 +41,7 @@ type kustomization struct {
 	Path           string                      `json:"path,omitempty"`
 	CommonMetadata *kustomizev1.CommonMetadata `json:"commonMetadata,omitempty"`
 	PostBuild      *kustomizev1.PostBuild      `json:"postBuild,omitempty"`
+	Decryption     *decryption                 `json:"decryption,omitempty"`
 }
 
 // kustomizationSpec reads a Flux Kustomization of a served version. Unknown
@@ -72,16 +73,12 @@ func kustomizationSpec(u *unstructured.Unstructured) (kustomization, []string, e
 	// What rendering reads has the same shape in both versions.
 	var common struct {
 		kustomization
-		Decryption *struct{} `json:"decryption,omitempty"`
 		KubeConfig *struct{} `json:"kubeConfig,omitempty"`
 	}
 	if err := convert(spec, &common); err != nil {
 		return kustomization{}, nil, err
 	}
 	var unimplemented []string
-	if common.Decryption != nil {
-		unimplemented = append(unimplemented, "spec.decryption is not implemented: encrypted values would be applied as they are")
-	}
 	if common.KubeConfig != nil {
 		unimplemented = append(unimplemented, "spec.kubeConfig is not implemented: the unit would be applied to the reconciler's cluster")
 	}

@@ -52,6 +52,9 @@ type LoadOptions struct {
 	// HelmRelease's kubeConfig, a source's verify, include or
 	// recurseSubmodules — with a warning, instead of failing them.
 	IgnoreUnimplemented bool
+	// DecryptionKeys are SOPS keys for units with spec.decryption, added
+	// to those of the Secret it names (KustomizeOptions.DecryptionKeys).
+	DecryptionKeys map[string][]byte
 	// NoCrossNamespaceRefs refuses, as Flux's --no-cross-namespace-refs
 	// lockdown does, a unit that refers to an object in another namespace:
 	// a sourceRef, chartRef, chart sourceRef or dependsOn naming another
@@ -204,7 +207,7 @@ type fetchResult struct {
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
 		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}, generated: map[string][]generatedArtifact{},
-		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases, RemoteTimeout: opts.RemoteBasesTimeout, IgnoreUnimplemented: opts.IgnoreUnimplemented})}
+		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases, RemoteTimeout: opts.RemoteBasesTimeout, IgnoreUnimplemented: opts.IgnoreUnimplemented, DecryptionKeys: opts.DecryptionKeys})}
 	return l
 }
 

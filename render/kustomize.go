@@ -60,6 +60,14 @@ type KustomizeOptions struct {
 	// or where (spec.decryption, spec.kubeConfig), with a warning, instead
 	// of failing it.
 	IgnoreUnimplemented bool
+	// DecryptionKeys are SOPS keys (as in Flux's decryption Secret:
+	// *.agekey age identities, *.asc armored OpenPGP private keys) for
+	// units with spec.decryption, added to those of the Secret its
+	// secretRef names (read through Values). A SOPS-encrypted Secret a
+	// unit reads is decrypted in memory, its MAC checked; an encrypted file
+	// with no key that opens it, or in a unit without spec.decryption,
+	// fails the unit: ciphertext is never applied.
+	DecryptionKeys map[string][]byte
 }
 
 // Kustomize renders Flux Kustomizations with kustomize (krusty), the way
@@ -131,7 +139,11 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	if err != nil {
 		return fail("%w", err)
 	}
-	key := cacheKey("kustomize", art.Digest, art.Revision, unit, ks.Object["spec"], vars, k.opts.StrictSubstitution)
+	keys, keysDigest, err := k.unitKeys(ctx, ks, spec.Decryption)
+	if err != nil {
+		return fail("%w", err)
+	}
+	key := cacheKey("kustomize", art.Digest, art.Revision, unit, ks.Object["spec"], vars, k.opts.StrictSubstitution, keysDigest)
 	if res, ok := k.opts.Cache.get(key); ok {
 		return res, nil
 	}
@@ -190,7 +202,7 @@ func (k *Kustomize) Render(ctx context.Context, art *source.Artifact, ks *unstru
 	read := &readFiles{}
 	resMap, err := k.boundedBuild(ctx, func(ctx context.Context) (resmap.ResMap, error) {
 		defer read.removeClones()
-		return buildLocked(guardedFS{FileSystem: mem, ctx: ctx, root: art.Path, read: read}, dir, exclusive)
+		return buildLocked(guardedFS{FileSystem: mem, ctx: ctx, root: art.Path, read: read, keys: keys}, dir, exclusive)
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -482,6 +494,7 @@ type guardedFS struct {
 	ctx  context.Context
 	root string
 	read *readFiles
+	keys *sopsKeys // nil: the unit decrypts nothing
 }
 
 // CleanedAbs and RemoveAll see the clones of remote bases: each is
@@ -511,6 +524,11 @@ func (g guardedFS) ReadFile(name string) ([]byte, error) {
 	}
 	if err := yamlbound.Check(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", relPath(name, g.root), err)
+	}
+	if sopsEncrypted(b) {
+		if b, err = decryptSOPS(name, b, g.keys); err != nil {
+			return nil, fmt.Errorf("%s: %w", relPath(name, g.root), err)
+		}
 	}
 	return b, nil
 }

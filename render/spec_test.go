@@ -340,30 +340,28 @@ func TestLoadNoCrossNamespaceRefs(t *testing.T) {
 }
 
 // TestLoadRefusesUnimplemented: a field gitopskit does not implement and
-// that would change what is applied or where — SOPS decryption (the
-// ciphertext would be applied), kubeConfig (the wrong cluster), a source's
-// verify — fails the unit, naming the field and the way to proceed; with
-// LoadOptions.IgnoreUnimplemented it renders, with a warning.
+// that would change what is applied or where — kubeConfig (the wrong
+// cluster), a source's verify — fails the unit, naming the field and the
+// way to proceed; with LoadOptions.IgnoreUnimplemented it renders, with a
+// warning.
 func TestLoadRefusesUnimplemented(t *testing.T) {
 	art := repoArtifact(t, map[string]string{
-		"root/units.yaml": strings.Replace(kustomizationYAML("sops", "./app"), "prune: true", "prune: true\n  decryption: {provider: sops, secretRef: {name: sops-age}}", 1) + "---\n" +
-			strings.Replace(kustomizationYAML("remote", "./app"), "prune: true", "prune: true\n  kubeConfig: {secretRef: {name: remote}}", 1) + "---\n" +
+		"root/units.yaml": strings.Replace(kustomizationYAML("remote", "./app"), "prune: true", "prune: true\n  kubeConfig: {secretRef: {name: remote}}", 1) + "---\n" +
 			strings.Replace(kustomizationYAML("verified", "./app"), "name: flux-system}", "name: signed}", 1) + "---\n" +
 			"apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: signed, namespace: flux-system}\nspec: {interval: 1h, url: 'https://example.com/repo', ref: {branch: main}, verify: {mode: HEAD, secretRef: {name: keys}}}\n",
 		"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\n",
 	})
 	g := loadRoot(t, art, LoadOptions{})
 	for id, want := range map[string]string{
-		"Kustomization/flux-system/sops":     "spec.decryption is not implemented: encrypted values would be applied as they are; refusing, as it would change what is applied (LoadOptions.IgnoreUnimplemented renders it anyway)",
-		"Kustomization/flux-system/remote":   "spec.kubeConfig is not implemented",
+		"Kustomization/flux-system/remote":   "spec.kubeConfig is not implemented: the unit would be applied to the reconciler's cluster; refusing, as it would change what is applied (LoadOptions.IgnoreUnimplemented renders it anyway)",
 		"Kustomization/flux-system/verified": "GitRepository flux-system/signed: spec.verify: signature verification is not implemented; refusing",
 	} {
 		if u := g.Unit(id); u == nil || u.Err == nil || !strings.Contains(u.Err.Error(), want) {
 			t.Errorf("%s: %v, want %q", id, u, want)
 		}
 	}
-	u := loadRoot(t, art, LoadOptions{IgnoreUnimplemented: true}).Unit("Kustomization/flux-system/sops")
-	if u.Err != nil || len(u.Objects) != 1 || !slices.ContainsFunc(u.Warnings, func(w string) bool { return strings.Contains(w, "spec.decryption") }) {
+	u := loadRoot(t, art, LoadOptions{IgnoreUnimplemented: true}).Unit("Kustomization/flux-system/remote")
+	if u.Err != nil || len(u.Objects) != 1 || !slices.ContainsFunc(u.Warnings, func(w string) bool { return strings.Contains(w, "spec.kubeConfig") }) {
 		t.Errorf("ignored: %v, %d objects, warnings %v", u.Err, len(u.Objects), u.Warnings)
 	}
 }

@@ -91,6 +91,7 @@ type options struct {
 	remoteBases               bool
 	noCrossNamespace          bool
 	ignoreUnimplemented       bool
+	decryptionKeys            map[string][]byte
 	defaultSA                 string
 	// command-specific
 	unit, format string
@@ -167,6 +168,15 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SOPS age keys, as the sops tool finds them, for units with
+	// spec.decryption (added to their decryption Secret's).
+	if f := os.Getenv("SOPS_AGE_KEY_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("SOPS_AGE_KEY_FILE: %w", err)
+		}
+		o.decryptionKeys = map[string][]byte{"SOPS_AGE_KEY_FILE.agekey": b}
+	}
 	switch cmd {
 	case "render", "graph":
 		return offline(ctx, cmd, o, src, out)
@@ -182,7 +192,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	r, err := gitopskit.New(gitopskit.Options{
 		Ignore: ignore, TakeOver: o.takeOver, DefaultServiceAccount: o.defaultSA,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
-		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented},
+		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys},
 		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},
 	})
 	if err != nil {
@@ -255,7 +265,7 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 	if err != nil {
 		return err
 	}
-	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented})
+	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys})
 	if err != nil {
 		return err
 	}

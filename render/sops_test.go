@@ -1,0 +1,111 @@
+package render
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitopskit/gitopskit/internal/sopstest"
+)
+
+// TestLoadSOPS: a Kustomization with spec.decryption renders its
+// SOPS-encrypted Secrets decrypted — with an age identity or an OpenPGP key
+// from the Secret its secretRef names, or the caller's keys — and the
+// plaintext is in no file the load writes. Without a key that opens it,
+// without spec.decryption, or with the file changed after encryption (the
+// MAC), the unit fails: ciphertext is never rendered for applying.
+func TestLoadSOPS(t *testing.T) {
+	keys, other := sopstest.NewKeys(t), sopstest.NewKeys(t)
+	const password = "pl41ntext-passw0rd"
+	secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: default\nstringData:\n  password: " + password + "\n"
+	ageOnly := keys.EncryptYAML(t, secret, false)
+	both := keys.EncryptYAML(t, secret, true)
+	if strings.Contains(ageOnly, password) {
+		t.Fatal("the test's encryption left the plaintext")
+	}
+	ks := func(name, path, secretName string) string {
+		s := kustomizationYAML(name, path)
+		if secretName != "" {
+			s = strings.Replace(s, "prune: true", "prune: true\n  decryption: {provider: sops, secretRef: {name: "+secretName+"}}", 1)
+		}
+		return s
+	}
+	art := repoArtifact(t, map[string]string{
+		"root/units.yaml": ks("age", "./age", "sops-age") + "---\n" + ks("pgp", "./pgp", "sops-pgp") + "---\n" + ks("wrong-key", "./age", "sops-other") + "---\n" +
+			ks("no-decryption", "./age", "") + "---\n" + ks("tampered", "./tampered", "sops-age") + "---\n" + ks("no-secret", "./age", "missing"),
+		"age/secret.yaml":      ageOnly,
+		"pgp/secret.yaml":      both,
+		"tampered/secret.yaml": strings.Replace(ageOnly, "name: db", "name: db2", 1),
+	})
+	cache := t.TempDir()
+	values := ValueMap{
+		"Secret/flux-system/sops-age":   keys.AgeSecret(),
+		"Secret/flux-system/sops-pgp":   keys.PGPSecret(t),
+		"Secret/flux-system/sops-other": other.AgeSecret(),
+	}
+	g, err := Load(t.Context(), art, "root", LoadOptions{CacheDir: cache, Values: values})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, unit := range []string{"age", "pgp"} {
+		u := g.Unit("Kustomization/flux-system/" + unit)
+		if u.Err != nil || len(u.Objects) != 1 {
+			t.Fatalf("%s: %v, %d objects", unit, u.Err, len(u.Objects))
+		}
+		data := u.Objects[0].Object["stringData"].(map[string]any)
+		if data["password"] != password || u.Objects[0].Object["sops"] != nil {
+			t.Errorf("%s: not decrypted: %v", unit, u.Objects[0].Object)
+		}
+	}
+	for unit, want := range map[string]string{
+		"wrong-key":     "age/secret.yaml: SOPS: cannot decrypt",
+		"no-decryption": "age/secret.yaml: is SOPS-encrypted and the Kustomization has no spec.decryption: refusing to apply ciphertext",
+		"tampered":      "tampered/secret.yaml: SOPS: cannot decrypt: the MAC does not match",
+		"no-secret":     "spec.decryption.secretRef: Secret flux-system/missing: not found",
+	} {
+		u := g.Unit("Kustomization/flux-system/" + unit)
+		if u.Err == nil || !strings.Contains(u.Err.Error(), want) || len(u.Objects) != 0 {
+			t.Errorf("%s: %v, want %q", unit, u.Err, want)
+		}
+		if u.Err != nil && strings.Contains(u.Err.Error(), password) {
+			t.Errorf("%s: the error shows the plaintext", unit)
+		}
+	}
+	// The caller's keys, offline, with no Secret to read.
+	g, err = Load(t.Context(), art, "root", LoadOptions{CacheDir: cache, DecryptionKeys: map[string][]byte{"mine.agekey": []byte(keys.Age.String())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := g.Unit("Kustomization/flux-system/age"); u.Err != nil || len(u.Objects) != 1 {
+		t.Errorf("with the caller's keys: %v", u.Err)
+	}
+	assertNotOnDisk(t, password, cache, filepath.Dir(art.Path))
+}
+
+// assertNotOnDisk fails if any file under the directories holds secret, as
+// written or base64-encoded.
+func assertNotOnDisk(t *testing.T, secret string, dirs ...string) {
+	t.Helper()
+	needles := [][]byte{[]byte(secret), []byte(base64.StdEncoding.EncodeToString([]byte(secret)))}
+	for _, dir := range dirs {
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			for _, n := range needles {
+				if bytes.Contains(b, n) {
+					t.Errorf("%s holds the plaintext", p)
+				}
+			}
+			return nil
+		})
+	}
+}
