@@ -40,6 +40,14 @@
 // failing unit only holds back what depends on it, and a source that cannot
 // be fetched leaves the last applied state in place.
 //
+// Security: a unit with spec.serviceAccountName (or
+// Options.DefaultServiceAccount) is applied, waited for and pruned as that
+// ServiceAccount by impersonation, so the cluster's RBAC bounds each
+// tenant; SOPS-encrypted Secrets are decrypted in memory only, and
+// ciphertext is never applied; credentials and Secret values appear in no
+// URL, error, plan, event or inventory. The README's "Security model" says
+// it in full.
+//
 // A CI test may use source, render and dag with no cluster at all; a
 // controller may use source and apply alone, or the Reconciler (see
 // examples/controller).
