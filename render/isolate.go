@@ -15,7 +15,9 @@ import (
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/gitopskit/gitopskit/internal/yamlbound"
 )
@@ -44,6 +46,46 @@ type readFiles struct {
 	mu     sync.Mutex
 	names  []string
 	clones map[string]bool
+	// secrets are the files secretGenerators of the kustomizations read
+	// so far take (files and envs): SOPS-encrypted, they are decrypted in
+	// their own format.
+	secrets map[string]bool
+}
+
+// secretGeneratorInputs records the files and env files the
+// secretGenerators of the kustomization file name (content b) read.
+func (r *readFiles) secretGeneratorInputs(name string, b []byte) {
+	var kus kustypes.Kustomization
+	if sigsyaml.Unmarshal(b, &kus) != nil {
+		return // kustomize reports it
+	}
+	dir := filepath.Dir(name)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.secrets == nil {
+		r.secrets = map[string]bool{}
+	}
+	for _, g := range kus.SecretGenerator {
+		files := append(slices.Clone(g.FileSources), g.EnvSources...)
+		if g.EnvSource != "" {
+			files = append(files, g.EnvSource)
+		}
+		for _, f := range files {
+			if _, p, ok := strings.Cut(f, "="); ok {
+				f = p // key=path
+			}
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(dir, f)
+			}
+			r.secrets[filepath.Clean(f)] = true
+		}
+	}
+}
+
+func (r *readFiles) isSecretInput(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.secrets[filepath.Clean(name)]
 }
 
 // clone records the clone directory name is in, if it is in one (a

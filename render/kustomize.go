@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -525,12 +526,19 @@ func (g guardedFS) ReadFile(name string) ([]byte, error) {
 	if err := yamlbound.Check(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", relPath(name, g.root), err)
 	}
+	if isKustomizationFile(name) {
+		g.read.secretGeneratorInputs(name, b)
+	}
 	if sopsEncrypted(b) {
-		if b, err = decryptSOPS(name, b, g.keys); err != nil {
+		if b, err = decryptSOPS(name, b, g.keys, g.read.isSecretInput(name)); err != nil {
 			return nil, fmt.Errorf("%s: %w", relPath(name, g.root), err)
 		}
 	}
 	return b, nil
+}
+
+func isKustomizationFile(name string) bool {
+	return slices.Contains(konfig.RecognizedKustomizationFileNames(), filepath.Base(name))
 }
 
 // checkInputs returns the kustomization file of dir (a path of fsys), if

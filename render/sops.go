@@ -20,6 +20,7 @@ import (
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/keyservice"
+	"github.com/getsops/sops/v3/stores/dotenv"
 	sopsjson "github.com/getsops/sops/v3/stores/json"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"google.golang.org/grpc"
@@ -111,21 +112,38 @@ func sopsEncrypted(data []byte) bool {
 	return bytes.Contains(data, []byte("sops")) && bytes.Contains(data, []byte("mac")) && bytes.Contains(data, []byte("ENC["))
 }
 
-// decryptSOPS decrypts a SOPS-encrypted YAML or JSON file of Secrets with
-// keys, checking its MAC, and returns the plain file. A file that is not
-// encrypted is returned as it is. Only Secrets are decrypted (anything
-// else would leave its values unmasked in renders and plans).
-func decryptSOPS(name string, data []byte, keys *sopsKeys) ([]byte, error) {
+// sopsStore is the part of a sops store decryption uses.
+type sopsStore interface {
+	LoadEncryptedFile([]byte) (sops.Tree, error)
+	EmitPlainFile(sops.TreeBranches) ([]byte, error)
+}
+
+// storeFor picks the store by file name, as the sops tool and Flux do:
+// .json, .yaml/.yml, .env, and anything else as a binary file.
+func storeFor(name string) sopsStore {
+	switch path.Ext(name) {
+	case ".json":
+		return &sopsjson.Store{}
+	case ".yaml", ".yml":
+		return &sopsyaml.Store{}
+	case ".env":
+		return &dotenv.Store{}
+	}
+	return &sopsjson.BinaryStore{}
+}
+
+// decryptSOPS decrypts a SOPS-encrypted file with keys, checking its MAC,
+// and returns the plain file; one that is not encrypted is returned as it
+// is. A file of objects may hold only Secrets (anything else would leave
+// its values unmasked in renders and plans); an input of a secretGenerator
+// (generatorInput) may be any format, as its content becomes a Secret's.
+func decryptSOPS(name string, data []byte, keys *sopsKeys, generatorInput bool) ([]byte, error) {
 	if !sopsEncrypted(data) {
 		return data, nil
 	}
-	type store interface {
-		LoadEncryptedFile([]byte) (sops.Tree, error)
-		EmitPlainFile(sops.TreeBranches) ([]byte, error)
-	}
-	var st store = &sopsyaml.Store{}
-	if path.Ext(name) == ".json" {
-		st = &sopsjson.Store{}
+	var st sopsStore = &sopsyaml.Store{}
+	if generatorInput || path.Ext(name) == ".json" {
+		st = storeFor(name)
 	}
 	tree, err := st.LoadEncryptedFile(data)
 	if err != nil {
@@ -143,6 +161,9 @@ func decryptSOPS(name string, data []byte, keys *sopsKeys) ([]byte, error) {
 	plain, err := st.EmitPlainFile(tree.Branches)
 	if err != nil {
 		return nil, fmt.Errorf("SOPS: %w", err)
+	}
+	if generatorInput {
+		return plain, nil
 	}
 	docs, err := splitDocuments(plain)
 	if err != nil {

@@ -36,10 +36,18 @@ func TestLoadSOPS(t *testing.T) {
 	}
 	art := repoArtifact(t, map[string]string{
 		"root/units.yaml": ks("age", "./age", "sops-age") + "---\n" + ks("pgp", "./pgp", "sops-pgp") + "---\n" + ks("wrong-key", "./age", "sops-other") + "---\n" +
-			ks("no-decryption", "./age", "") + "---\n" + ks("tampered", "./tampered", "sops-age") + "---\n" + ks("no-secret", "./age", "missing"),
+			ks("no-decryption", "./age", "") + "---\n" + ks("tampered", "./tampered", "sops-age") + "---\n" + ks("no-secret", "./age", "missing") + "---\n" +
+			ks("generated", "./generated", "sops-age") + "---\n" + ks("generator", "./generated2", "sops-age"),
 		"age/secret.yaml":      ageOnly,
 		"pgp/secret.yaml":      both,
 		"tampered/secret.yaml": strings.Replace(ageOnly, "name: db", "name: db2", 1),
+		"generated/kustomization.yaml": "secretGenerator:\n- name: app-env\n  namespace: default\n  envs: [app.env]\n- name: app-file\n  namespace: default\n  files: [token=token.env]\n" +
+			"configMapGenerator:\n- name: leak\n  namespace: default\n  envs: [leak.env]\n",
+		"generated/app.env":   keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
+		"generated/token.env": keys.EncryptDotenv(t, "TOKEN="+password+"\n"),
+		"generated/leak.env":  keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
+		"generated2/kustomization.yaml": "secretGenerator:\n- name: app-env\n  namespace: default\n  envs: [app.env]\n",
+		"generated2/app.env":            keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
 	})
 	cache := t.TempDir()
 	values := ValueMap{
@@ -66,6 +74,7 @@ func TestLoadSOPS(t *testing.T) {
 		"no-decryption": "age/secret.yaml: is SOPS-encrypted and the Kustomization has no spec.decryption: refusing to apply ciphertext",
 		"tampered":      "tampered/secret.yaml: SOPS: cannot decrypt: the MAC does not match",
 		"no-secret":     "spec.decryption.secretRef: Secret flux-system/missing: not found",
+		"generated":     "generated/leak.env: SOPS: ",
 	} {
 		u := g.Unit("Kustomization/flux-system/" + unit)
 		if u.Err == nil || !strings.Contains(u.Err.Error(), want) || len(u.Objects) != 0 {
@@ -74,6 +83,15 @@ func TestLoadSOPS(t *testing.T) {
 		if u.Err != nil && strings.Contains(u.Err.Error(), password) {
 			t.Errorf("%s: the error shows the plaintext", unit)
 		}
+	}
+	// A secretGenerator's encrypted env file is decrypted in its own
+	// format (a configMapGenerator's is not: above, it fails its unit).
+	gen := g.Unit("Kustomization/flux-system/generator")
+	if gen.Err != nil || len(gen.Objects) != 1 {
+		t.Fatalf("generator: %v, %v", gen.Err, gen.Objects)
+	}
+	if got, _ := gen.Objects[0].Object["data"].(map[string]any)["PASSWORD"].(string); got != base64.StdEncoding.EncodeToString([]byte(password)) {
+		t.Errorf("generator: the Secret holds %q", got)
 	}
 	// The caller's keys, offline, with no Secret to read.
 	g, err = Load(t.Context(), art, "root", LoadOptions{CacheDir: cache, DecryptionKeys: map[string][]byte{"mine.agekey": []byte(keys.Age.String())}})

@@ -21,6 +21,7 @@ import (
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/keyservice"
 	"github.com/getsops/sops/v3/pgp"
+	"github.com/getsops/sops/v3/stores/dotenv"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"google.golang.org/grpc"
 )
@@ -71,7 +72,24 @@ func (k *Keys) PGPSecret(t testing.TB) map[string]string {
 // "sops --encrypt --encrypted-regex '^(data|stringData)$'" does.
 func (k *Keys) EncryptYAML(t testing.TB, plain string, withPGP bool) string {
 	t.Helper()
-	store := &sopsyaml.Store{}
+	return k.encrypt(t, &sopsyaml.Store{}, plain, withPGP, "^(data|stringData)$")
+}
+
+// EncryptDotenv encrypts every value of a .env file for the age recipient,
+// as "sops --encrypt x.env" does.
+func (k *Keys) EncryptDotenv(t testing.TB, plain string) string {
+	t.Helper()
+	return k.encrypt(t, &dotenv.Store{}, plain, false, "")
+}
+
+// store is what encrypting uses of a sops store.
+type store interface {
+	LoadPlainFile([]byte) (sops.TreeBranches, error)
+	EmitEncryptedFile(sops.Tree) ([]byte, error)
+}
+
+func (k *Keys) encrypt(t testing.TB, store store, plain string, withPGP bool, encryptedRegex string) string {
+	t.Helper()
 	branches, err := store.LoadPlainFile([]byte(plain))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +102,7 @@ func (k *Keys) EncryptYAML(t testing.TB, plain string, withPGP bool) string {
 	if withPGP {
 		group = append(group, pgp.NewMasterKeyFromFingerprint(strings.ToUpper(hex.EncodeToString(k.PGP.PrimaryKey.Fingerprint))))
 	}
-	tree := sops.Tree{Branches: branches, Metadata: sops.Metadata{KeyGroups: []sops.KeyGroup{group}, EncryptedRegex: "^(data|stringData)$", Version: "3.9.0"}}
+	tree := sops.Tree{Branches: branches, Metadata: sops.Metadata{KeyGroups: []sops.KeyGroup{group}, EncryptedRegex: encryptedRegex, Version: "3.9.0"}}
 	dataKey, errs := tree.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{encrypter{k}})
 	if len(errs) > 0 {
 		t.Fatal(errors.Join(errs...))
