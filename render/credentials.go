@@ -75,6 +75,7 @@ func (l *graphLoader) helmAuth(ctx context.Context, obj *unstructured.Unstructur
 		} else {
 			a := source.HelmAuthFromSecret(data)
 			auth.Username, auth.Password, auth.CABundle = a.Username, a.Password, a.CABundle
+			auth.TLSClientCert, auth.TLSClientKey = a.TLSClientCert, a.TLSClientKey
 		}
 	}
 	certs, err := l.secretData(ctx, obj, "certSecretRef")
@@ -83,6 +84,9 @@ func (l *graphLoader) helmAuth(ctx context.Context, obj *unstructured.Unstructur
 	}
 	if ca := certs["ca.crt"]; len(ca) > 0 {
 		auth.CABundle = ca
+	}
+	if crt := certs["tls.crt"]; len(crt) > 0 {
+		auth.TLSClientCert, auth.TLSClientKey = crt, certs["tls.key"]
 	}
 	return auth, nil
 }

@@ -43,9 +43,9 @@ func TestLoadSOPS(t *testing.T) {
 		"tampered/secret.yaml": strings.Replace(ageOnly, "name: db", "name: db2", 1),
 		"generated/kustomization.yaml": "secretGenerator:\n- name: app-env\n  namespace: default\n  envs: [app.env]\n- name: app-file\n  namespace: default\n  files: [token=token.env]\n" +
 			"configMapGenerator:\n- name: leak\n  namespace: default\n  envs: [leak.env]\n",
-		"generated/app.env":   keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
-		"generated/token.env": keys.EncryptDotenv(t, "TOKEN="+password+"\n"),
-		"generated/leak.env":  keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
+		"generated/app.env":             keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
+		"generated/token.env":           keys.EncryptDotenv(t, "TOKEN="+password+"\n"),
+		"generated/leak.env":            keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
 		"generated2/kustomization.yaml": "secretGenerator:\n- name: app-env\n  namespace: default\n  envs: [app.env]\n",
 		"generated2/app.env":            keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
 	})

@@ -174,6 +174,8 @@ func (g *Git) list(ctx context.Context, auth transport.AuthMethod) ([]*plumbing.
 	refs, err := remote.ListContext(ctx, &git.ListOptions{
 		Auth:          auth,
 		CABundle:      g.opts.Auth.CABundle,
+		ClientCert:    g.opts.Auth.TLSClientCert,
+		ClientKey:     g.opts.Auth.TLSClientKey,
 		PeelingOption: git.AppendPeeled,
 	})
 	if err != nil {
@@ -222,6 +224,8 @@ func (g *Git) fetch(ctx context.Context, repoDir string, res resolved, auth tran
 		Depth:      depth,
 		Auth:       auth,
 		CABundle:   g.opts.Auth.CABundle,
+		ClientCert: g.opts.Auth.TLSClientCert,
+		ClientKey:  g.opts.Auth.TLSClientKey,
 		Tags:       git.NoTags,
 		Force:      true,
 	})

@@ -25,6 +25,9 @@ type GitAuth struct {
 	BearerToken string
 	// CABundle holds extra PEM certificates trusted for HTTPS.
 	CABundle []byte
+	// TLSClientCert and TLSClientKey are a PEM client certificate and key
+	// for mutual TLS over HTTPS (Flux's tls.crt and tls.key).
+	TLSClientCert, TLSClientKey []byte
 	// SSHPrivateKey is a PEM private key for SSH, with SSHPassphrase if it
 	// is encrypted. SSHUser defaults to the URL's user, then "git".
 	SSHPrivateKey []byte
@@ -45,6 +48,8 @@ func GitAuthFromSecret(data map[string][]byte) GitAuth {
 		Password:      string(data["password"]),
 		BearerToken:   string(data["bearerToken"]),
 		CABundle:      data["ca.crt"],
+		TLSClientCert: data["tls.crt"],
+		TLSClientKey:  data["tls.key"],
 		SSHPrivateKey: data["identity"],
 		SSHPassphrase: string(data["password"]),
 		KnownHosts:    data["known_hosts"],

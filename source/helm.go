@@ -25,6 +25,9 @@ type HelmAuth struct {
 	Username, Password string
 	// CABundle holds extra PEM certificates trusted for HTTPS.
 	CABundle []byte
+	// TLSClientCert and TLSClientKey are a PEM client certificate and key
+	// for mutual TLS (Flux's tls.crt and tls.key).
+	TLSClientCert, TLSClientKey []byte
 	// PassCredentials sends the credentials to chart URLs on other hosts
 	// than the repository's, as Flux's spec.passCredentials; off by default.
 	PassCredentials bool
@@ -34,9 +37,10 @@ type HelmAuth struct {
 }
 
 // HelmAuthFromSecret reads credentials from the data of a Flux Helm
-// repository secret (username, password, ca.crt).
+// repository secret (username, password, ca.crt, tls.crt, tls.key).
 func HelmAuthFromSecret(data map[string][]byte) HelmAuth {
-	return HelmAuth{Username: string(data["username"]), Password: string(data["password"]), CABundle: data["ca.crt"]}
+	return HelmAuth{Username: string(data["username"]), Password: string(data["password"]), CABundle: data["ca.crt"],
+		TLSClientCert: data["tls.crt"], TLSClientKey: data["tls.key"]}
 }
 
 // HelmOptions configure a HelmChart source. The zero value works.

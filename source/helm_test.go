@@ -134,6 +134,26 @@ func TestHelmHTTPAuthAndTLS(t *testing.T) {
 	}
 }
 
+// TestHelmMutualTLS: a repository that requires a client certificate is
+// reached with the one a certSecretRef holds (tls.crt, tls.key) and refused
+// without it.
+func TestHelmMutualTLS(t *testing.T) {
+	repo, cert, key := helmtest.ServeRepoMutualTLS(t, chartArchives(t, "podinfo", "1.0.0"))
+	ca := pemCert(repo.Certificate().Raw)
+	auth := HelmAuthFromSecret(map[string][]byte{"ca.crt": ca, "tls.crt": cert, "tls.key": key})
+	if _, err := NewHelmChart(repo.URL, "podinfo", "1.0.0", HelmOptions{Auth: auth, CacheDir: t.TempDir()}).Fetch(context.Background()); err != nil {
+		t.Fatalf("with the client certificate: %v", err)
+	}
+	if _, err := NewHelmChart(repo.URL, "podinfo", "1.0.0", HelmOptions{Auth: HelmAuth{CABundle: ca}, CacheDir: t.TempDir()}).Fetch(context.Background()); err == nil {
+		t.Fatal("without a client certificate: fetched")
+	}
+	bad := auth
+	bad.TLSClientKey = []byte("not a key")
+	if _, err := NewHelmChart(repo.URL, "podinfo", "1.0.0", HelmOptions{Auth: bad, CacheDir: t.TempDir()}).Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), "client certificate (tls.crt, tls.key)") {
+		t.Fatalf("a bad key: %v", err)
+	}
+}
+
 // writeIndex writes an index.yaml for archives with the given digests
 // (empty: the archive's real one).
 func writeIndex(t *testing.T, dir, baseURL string, archives map[string]string) {

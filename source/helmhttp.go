@@ -19,18 +19,30 @@ func (h *HelmChart) client() (*http.Client, error) {
 	if h.opts.HTTPClient != nil {
 		return h.opts.HTTPClient, nil
 	}
-	if len(h.opts.Auth.CABundle) == 0 {
+	a := h.opts.Auth
+	if len(a.CABundle) == 0 && len(a.TLSClientCert) == 0 {
 		return http.DefaultClient, nil
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(a.CABundle) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(a.CABundle) {
+			return nil, errors.New("CA bundle holds no PEM certificate")
+		}
+		cfg.RootCAs = pool
 	}
-	if !pool.AppendCertsFromPEM(h.opts.Auth.CABundle) {
-		return nil, errors.New("CA bundle holds no PEM certificate")
+	if len(a.TLSClientCert) > 0 {
+		cert, err := tls.X509KeyPair(a.TLSClientCert, a.TLSClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate (tls.crt, tls.key): %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr.TLSClientConfig = cfg
 	return &http.Client{Transport: tr}, nil
 }
 
