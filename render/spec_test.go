@@ -365,3 +365,27 @@ func TestLoadRefusesUnimplemented(t *testing.T) {
 		t.Errorf("ignored: %v, %d objects, warnings %v", u.Err, len(u.Objects), u.Warnings)
 	}
 }
+
+// TestLoadGitSecretRef: a GitRepository's secretRef gives the fetch its
+// credentials — here an SSH key and known_hosts, from a Secret the caller
+// (for a Reconciler, the cluster) holds — and a missing Secret fails the
+// units of that source, naming it.
+func TestLoadGitSecretRef(t *testing.T) {
+	remote := gittest.NewRepo(t)
+	remote.Commit("app", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: over-ssh, namespace: default}\n"})
+	srv := gittest.ServeSSH(t, map[string]*gittest.Repo{"app": remote})
+	repo := func(secret string) map[string]string {
+		return map[string]string{"root/units.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: private, namespace: flux-system}\n" +
+			"spec: {interval: 1h, url: '" + srv.URL("app") + "', ref: {branch: main}, secretRef: {name: " + secret + "}}\n---\n" +
+			strings.Replace(kustomizationYAML("app", "./"), "name: flux-system}", "name: private}", 1)}
+	}
+	values := ValueMap{"Secret/flux-system/ssh-key": {"identity": string(srv.ClientKey), "known_hosts": string(srv.KnownHosts)}}
+	u := loadRoot(t, repoArtifact(t, repo("ssh-key")), LoadOptions{Values: values}).Unit("Kustomization/flux-system/app")
+	if u.Err != nil || len(u.Objects) != 1 || u.Objects[0].GetName() != "over-ssh" {
+		t.Fatalf("over SSH: %v %v", u.Err, u.Objects)
+	}
+	u = loadRoot(t, repoArtifact(t, repo("absent")), LoadOptions{Values: values}).Unit("Kustomization/flux-system/app")
+	if u.Err == nil || !strings.Contains(u.Err.Error(), "GitRepository flux-system/private: spec.secretRef: Secret flux-system/absent: not found") {
+		t.Errorf("a missing Secret: %v", u.Err)
+	}
+}
