@@ -21,6 +21,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/internal/kubeclient"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/render"
 	"github.com/gitopskit/gitopskit/source"
@@ -45,7 +46,10 @@ type Options struct {
 	// Path is the root path in the repository, as in a flux bootstrap
 	// (e.g. "clusters/dev"); empty is the repository root.
 	Path string
-	// Config reaches the cluster.
+	// Config reaches the cluster. One that sets no QPS, Burst or
+	// RateLimiter (as a kubeconfig gives it) is not throttled client-side
+	// when the server runs Priority and Fairness, and gets Flux's 50/300
+	// otherwise; requests carry a "gitopskit/<version>" user agent.
 	Config *rest.Config
 	// Interval is how often Run reconciles (default 10 minutes), with up
 	// to a tenth of it added at random so replicas do not move in step.
@@ -121,6 +125,9 @@ func New(opts Options) (*Reconciler, error) {
 	if opts.Config == nil {
 		return nil, errors.New("gitopskit: Options.Config is required")
 	}
+	// Unthrottled against a server with Priority and Fairness, Flux's
+	// limits otherwise, when the config sets none (apply.New).
+	opts.Config = kubeclient.Config(opts.Config)
 	if opts.Name == "" {
 		opts.Name = "gitopskit"
 	}

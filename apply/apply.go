@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/internal/kubeclient"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -215,7 +216,14 @@ type Applier struct {
 }
 
 // New returns an Applier for the cluster cfg reaches.
+//
+// A cfg that sets no QPS, Burst or RateLimiter (as one loaded from a
+// kubeconfig) is not throttled client-side when the server runs Priority
+// and Fairness, and is held to 50 requests/s with a burst of 300 when it
+// does not, as Flux's controllers are; requests say "gitopskit/<version>"
+// unless cfg sets a UserAgent.
 func New(cfg *rest.Config, opts Options) (*Applier, error) {
+	cfg = kubeclient.Config(cfg)
 	if opts.FieldManager == "" {
 		opts.FieldManager = "gitopskit"
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gitopskit/gitopskit"
@@ -57,6 +58,8 @@ Run "cli <command> -h" for its flags.
 func main() {
 	// controller-runtime's client (inside apply) warns when no logger is set.
 	ctrllog.SetLogger(logr.Discard())
+	// client-go's own log lines (throttling notes, say) are not the cli's.
+	klog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
