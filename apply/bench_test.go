@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -93,6 +94,20 @@ func benchmarkApply(b *testing.B, n int) {
 	}
 	run(b, "gitopskit", func(ns string, objs []*unstructured.Unstructured) {
 		res, err := a.Apply(ctx, []Unit{{ID: "bench-" + ns, Objects: objs}})
+		if err != nil || firstErr(res) != nil {
+			b.Fatal(err, firstErr(res))
+		}
+	})
+	// The same with a config as a user's kubeconfig gives it: no QPS or
+	// Burst, so gitopskit's defaults decide the client-side limit.
+	user := rest.CopyConfig(env.Config)
+	user.QPS, user.Burst = 0, 0
+	au, err := New(user, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	run(b, "gitopskit-kubeconfig", func(ns string, objs []*unstructured.Unstructured) {
+		res, err := au.Apply(ctx, []Unit{{ID: "bench-" + ns, Objects: objs}})
 		if err != nil || firstErr(res) != nil {
 			b.Fatal(err, firstErr(res))
 		}
