@@ -545,6 +545,9 @@ func (a *actor) pruneCandidates(ctx context.Context, unit string, old, cur *inve
 			}
 			continue
 		}
+		if ownedByOther(obj, unit) {
+			continue // another unit applies it now: not ours to delete
+		}
 		an := obj.GetAnnotations()
 		if an[PruneAnnotation] == "disabled" || an[fluxPruneAnnotation] == "disabled" {
 			kept = append(kept, obj)

@@ -134,7 +134,9 @@ func (a *Applier) Plan(ctx context.Context, units []Unit) (*Plan, error) {
 			return nil, fmt.Errorf("%s: %w", u.ID, err)
 		}
 		for _, o := range u.Objects {
-			po, err := act.planObject(ctx, u.ID, o.DeepCopy(), crdName, namespaces, key)
+			o = o.DeepCopy()
+			withOwner(o, u.ID) // as Apply applies it
+			po, err := act.planObject(ctx, u.ID, o, crdName, namespaces, key)
 			if err != nil {
 				return nil, err
 			}

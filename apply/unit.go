@@ -244,6 +244,7 @@ func (a *actor) begin(ctx context.Context, run *unitRun) error {
 	run.objs = make([]*unstructured.Unstructured, len(u.Objects))
 	for i, o := range u.Objects {
 		run.objs[i] = o.DeepCopy()
+		withOwner(run.objs[i], u.ID)
 		// A Secret's stringData is applied as data (as Flux does), so the
 		// live Secret, which only ever has data, compares equal.
 		if err := stringDataToData(run.objs[i]); err != nil {
