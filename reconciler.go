@@ -24,6 +24,7 @@ import (
 	"github.com/gitopskit/gitopskit/internal/kubeclient"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/render"
+	"github.com/gitopskit/gitopskit/render/sops"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -136,6 +137,9 @@ func New(opts Options) (*Reconciler, error) {
 	}
 	if opts.Load.Cache == nil {
 		opts.Load.Cache = render.NewCache(0)
+	}
+	if opts.Load.Decryptor == nil {
+		opts.Load.Decryptor = sops.Decryptor{}
 	}
 	log := opts.Logger
 	if log == nil {

@@ -55,6 +55,9 @@ type LoadOptions struct {
 	// DecryptionKeys are SOPS keys for units with spec.decryption, added
 	// to those of the Secret it names (KustomizeOptions.DecryptionKeys).
 	DecryptionKeys map[string][]byte
+	// Decryptor decrypts SOPS files (KustomizeOptions.Decryptor):
+	// render/sops.Decryptor{}. A Reconciler sets it when it is nil.
+	Decryptor Decryptor
 	// NoCrossNamespaceRefs refuses, as Flux's --no-cross-namespace-refs
 	// lockdown does, a unit that refers to an object in another namespace:
 	// a sourceRef, chartRef, chart sourceRef or dependsOn naming another
@@ -207,7 +210,7 @@ type fetchResult struct {
 func newLoader(art *source.Artifact, opts LoadOptions) *graphLoader {
 	l := &graphLoader{art: art, opts: opts, units: map[string]*Unit{}, objects: map[string]Object{},
 		sources: map[string]*sourceEntry{}, fetches: map[string]*fetchResult{}, generated: map[string][]generatedArtifact{},
-		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases, RemoteTimeout: opts.RemoteBasesTimeout, IgnoreUnimplemented: opts.IgnoreUnimplemented, DecryptionKeys: opts.DecryptionKeys})}
+		kustomize: NewKustomize(KustomizeOptions{Cache: opts.Cache, StrictSubstitution: opts.StrictSubstitution, AllowRemoteBases: opts.AllowRemoteBases, RemoteTimeout: opts.RemoteBasesTimeout, IgnoreUnimplemented: opts.IgnoreUnimplemented, DecryptionKeys: opts.DecryptionKeys, Decryptor: opts.Decryptor})}
 	return l
 }
 

@@ -69,6 +69,9 @@ type KustomizeOptions struct {
 	// with no key that opens it, or in a unit without spec.decryption,
 	// fails the unit: ciphertext is never applied.
 	DecryptionKeys map[string][]byte
+	// Decryptor decrypts them (render/sops.Decryptor{}); without one a
+	// unit with spec.decryption fails, saying so.
+	Decryptor Decryptor
 }
 
 // Kustomize renders Flux Kustomizations with kustomize (krusty), the way
@@ -495,7 +498,7 @@ type guardedFS struct {
 	ctx  context.Context
 	root string
 	read *readFiles
-	keys *sopsKeys // nil: the unit decrypts nothing
+	keys FileDecryptor // nil: the unit decrypts nothing
 }
 
 // CleanedAbs and RemoveAll see the clones of remote bases: each is

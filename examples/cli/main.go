@@ -39,6 +39,7 @@ import (
 	"github.com/gitopskit/gitopskit"
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/render"
+	"github.com/gitopskit/gitopskit/render/sops"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -195,7 +196,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	r, err := gitopskit.New(gitopskit.Options{
 		Ignore: ignore, TakeOver: o.takeOver, DefaultServiceAccount: o.defaultSA,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
-		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys},
+		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys, Decryptor: sops.Decryptor{}},
 		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},
 	})
 	if err != nil {
@@ -268,7 +269,7 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 	if err != nil {
 		return err
 	}
-	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys})
+	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys, Decryptor: sops.Decryptor{}})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package render
+package sops_test
 
 import (
 	"bytes"
@@ -10,7 +10,28 @@ import (
 	"testing"
 
 	"github.com/gitopskit/gitopskit/internal/sopstest"
+	"github.com/gitopskit/gitopskit/internal/testfs"
+	"github.com/gitopskit/gitopskit/render"
+	"github.com/gitopskit/gitopskit/render/sops"
+	"github.com/gitopskit/gitopskit/source"
 )
+
+// kustomization is a Flux Kustomization of the flux-system source.
+func kustomization(name, path string) string {
+	return "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: " + name + "\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: " + path + "\n  prune: true\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
+}
+
+// artifact writes files as a working tree and fetches it.
+func artifact(t *testing.T, files map[string]string) *source.Artifact {
+	t.Helper()
+	dir := t.TempDir()
+	testfs.Write(t, dir, files)
+	art, err := source.NewDir(dir, source.DirOptions{CacheDir: t.TempDir()}).Fetch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return art
+}
 
 // TestLoadSOPS: a Kustomization with spec.decryption renders its
 // SOPS-encrypted Secrets decrypted — with an age identity or an OpenPGP key
@@ -28,13 +49,13 @@ func TestLoadSOPS(t *testing.T) {
 		t.Fatal("the test's encryption left the plaintext")
 	}
 	ks := func(name, path, secretName string) string {
-		s := kustomizationYAML(name, path)
+		s := kustomization(name, path)
 		if secretName != "" {
 			s = strings.Replace(s, "prune: true", "prune: true\n  decryption: {provider: sops, secretRef: {name: "+secretName+"}}", 1)
 		}
 		return s
 	}
-	art := repoArtifact(t, map[string]string{
+	art := artifact(t, map[string]string{
 		"root/units.yaml": ks("age", "./age", "sops-age") + "---\n" + ks("pgp", "./pgp", "sops-pgp") + "---\n" + ks("wrong-key", "./age", "sops-other") + "---\n" +
 			ks("no-decryption", "./age", "") + "---\n" + ks("tampered", "./tampered", "sops-age") + "---\n" + ks("no-secret", "./age", "missing") + "---\n" +
 			ks("generated", "./generated", "sops-age") + "---\n" + ks("generator", "./generated2", "sops-age"),
@@ -50,12 +71,12 @@ func TestLoadSOPS(t *testing.T) {
 		"generated2/app.env":            keys.EncryptDotenv(t, "PASSWORD="+password+"\n"),
 	})
 	cache := t.TempDir()
-	values := ValueMap{
+	values := render.ValueMap{
 		"Secret/flux-system/sops-age":   keys.AgeSecret(),
 		"Secret/flux-system/sops-pgp":   keys.PGPSecret(t),
 		"Secret/flux-system/sops-other": other.AgeSecret(),
 	}
-	g, err := Load(t.Context(), art, "root", LoadOptions{CacheDir: cache, Values: values})
+	g, err := render.Load(t.Context(), art, "root", render.LoadOptions{CacheDir: cache, Values: values, Decryptor: sops.Decryptor{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +115,7 @@ func TestLoadSOPS(t *testing.T) {
 		t.Errorf("generator: the Secret holds %q", got)
 	}
 	// The caller's keys, offline, with no Secret to read.
-	g, err = Load(t.Context(), art, "root", LoadOptions{CacheDir: cache, DecryptionKeys: map[string][]byte{"mine.agekey": []byte(keys.Age.String())}})
+	g, err = render.Load(t.Context(), art, "root", render.LoadOptions{CacheDir: cache, DecryptionKeys: map[string][]byte{"mine.agekey": []byte(keys.Age.String())}, Decryptor: sops.Decryptor{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +123,15 @@ func TestLoadSOPS(t *testing.T) {
 		t.Errorf("with the caller's keys: %v", u.Err)
 	}
 	assertNotOnDisk(t, password, cache, filepath.Dir(art.Path))
+
+	// Without a Decryptor, a unit with spec.decryption says what is missing.
+	g, err = render.Load(t.Context(), art, "root", render.LoadOptions{CacheDir: t.TempDir(), Values: values})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := g.Unit("Kustomization/flux-system/age"); u.Err == nil || !strings.Contains(u.Err.Error(), "set LoadOptions.Decryptor") {
+		t.Errorf("no decryptor: %v", u.Err)
+	}
 }
 
 // assertNotOnDisk fails if any file under the directories holds secret, as
