@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -48,6 +49,17 @@ func (l *graphLoader) gitAuth(ctx context.Context, obj *unstructured.Unstructure
 		return source.GitAuth{}, err
 	}
 	return source.GitAuthFromSecret(data), nil
+}
+
+// helmAccess is how to reach a HelmRepository's or OCIRepository's url:
+// its credentials (helmAuth) and its spec.timeout.
+func (l *graphLoader) helmAccess(ctx context.Context, obj *unstructured.Unstructured, repoURL string) (source.HelmAuth, time.Duration, error) {
+	timeout, err := sourceTimeout(obj)
+	if err != nil {
+		return source.HelmAuth{}, 0, err
+	}
+	auth, err := l.helmAuth(ctx, obj, repoURL)
+	return auth, timeout, err
 }
 
 // helmAuth is a HelmRepository's or OCIRepository's credentials: basic

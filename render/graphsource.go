@@ -159,11 +159,7 @@ func (l *graphLoader) resolveSource(ctx context.Context, kind, namespace, name s
 		ref.SemVer, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "semver")
 		ref.Digest, _, _ = unstructured.NestedString(obj.Object, "spec", "ref", "digest")
 		mediaType, _, _ := unstructured.NestedString(obj.Object, "spec", "layerSelector", "mediaType")
-		timeout, err := sourceTimeout(obj)
-		if err != nil {
-			return nil, err
-		}
-		auth, err := l.helmAuth(ctx, obj, url)
+		auth, timeout, err := l.helmAccess(ctx, obj, url)
 		if err != nil {
 			return nil, err
 		}
@@ -269,11 +265,7 @@ func (l *graphLoader) chartArtifact(ctx context.Context, hr *unstructured.Unstru
 		url, _, _ := unstructured.NestedString(obj.Object, "spec", "url")
 		version := ociChartVersion(obj)
 		repo, chart := path.Dir(strings.TrimPrefix(url, "oci://")), path.Base(url)
-		timeout, err := sourceTimeout(obj)
-		if err != nil {
-			return nil, err
-		}
-		auth, err := l.helmAuth(ctx, obj, url)
+		auth, timeout, err := l.helmAccess(ctx, obj, url)
 		if err != nil {
 			return nil, err
 		}
@@ -310,11 +302,7 @@ func (l *graphLoader) chartFromSpec(ctx context.Context, spec map[string]any, ns
 		if typ == "oci" && !strings.HasPrefix(url, "oci://") {
 			url = "oci://" + strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
 		}
-		timeout, err := sourceTimeout(obj)
-		if err != nil {
-			return nil, err
-		}
-		auth, err := l.helmAuth(ctx, obj, url)
+		auth, timeout, err := l.helmAccess(ctx, obj, url)
 		if err != nil {
 			return nil, err
 		}
