@@ -23,6 +23,28 @@ import (
 	"github.com/gitopskit/gitopskit/source"
 )
 
+// clusterSecrets makes the namespace ns and the Secrets in it (name →
+// data), as something else than the repository would, and returns a
+// client of the cluster.
+func clusterSecrets(t *testing.T, env *testenv.Environment, ns string, secrets map[string]map[string]string) kubernetes.Interface {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	for name, data := range secrets {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
+		if _, err := cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	return cs
+}
+
 // TestCredentialsFromCluster: as Flux does, a Reconciler reads from the
 // cluster what the repository only names — the secretRef of a private Git
 // repository (basic auth, in-process server) and of a private Helm
@@ -42,23 +64,11 @@ func TestCredentialsFromCluster(t *testing.T) {
 	helm := helmtest.ServeRepo(t, []string{helmtest.SimpleChart(t, t.TempDir(), "hello", "1.0.0")}, false)
 	helm.Username, helm.Password = "flux", helmPass
 
-	cs, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	for name, data := range map[string]map[string]string{
+	cs := clusterSecrets(t, env, ns, map[string]map[string]string{
 		"git-creds":  {"username": "flux", "password": gitPass},
 		"helm-creds": {"username": "flux", "password": helmPass},
 		"web-values": {"values.yaml": "greeting: from-the-cluster\n"},
-	} {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
-		if _, err := cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
+	})
 
 	repo := t.TempDir()
 	if err := fleet.Write(repo, map[string]string{
@@ -113,16 +123,7 @@ func TestSOPSFromCluster(t *testing.T) {
 	const ns = "sops-test"
 	const password = "cl0ud-s3cret-plaintext"
 	keys := sopstest.NewKeys(t)
-	cs, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sops-age", Namespace: ns}, StringData: keys.AgeSecret()}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	cs := clusterSecrets(t, env, ns, map[string]map[string]string{"sops-age": keys.AgeSecret()})
 	repo := t.TempDir()
 	if err := fleet.Write(repo, map[string]string{
 		"root/app.yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app, namespace: " + ns + "}\n" +

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/inventory"
@@ -84,9 +83,9 @@ func TestMovedObject(t *testing.T) {
 	applyOK(t, a, Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
 		Unit{ID: "from", Objects: objs(t, cmDoc(ns, "mover"), cmDoc(ns, "stays"))})
 	uid := func() string {
-		o := objectOf(inventory.Entry{ObjectRef: dag.ObjectRef{Kind: "ConfigMap", Namespace: ns, Name: "mover"}, Version: "v1"})
-		if err := a.client.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
-			t.Fatal(err)
+		o := liveConfigMap(t, a, ns, "mover")
+		if o == nil {
+			t.Fatal("the object is gone")
 		}
 		return string(o.GetUID())
 	}

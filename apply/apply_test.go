@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
@@ -66,6 +67,17 @@ func deployDoc(ns, name string) string {
 
 func cmDoc(ns, name string) string {
 	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: " + ns + "}\ndata: {k: v}\n"
+}
+
+// liveConfigMap reads a ConfigMap with the Applier's client; nil when it
+// is not there.
+func liveConfigMap(t *testing.T, a *Applier, ns, name string) *unstructured.Unstructured {
+	t.Helper()
+	o := objectOf(inventory.Entry{ObjectRef: dag.ObjectRef{Kind: "ConfigMap", Namespace: ns, Name: name}, Version: "v1"})
+	if err := a.client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+		return nil
+	}
+	return o
 }
 
 func exists(t *testing.T, gvr schema.GroupVersionResource, ns, name string) bool {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/inventory"
 )
@@ -20,21 +18,11 @@ func TestOwnerLabel(t *testing.T) {
 	ctx := context.Background()
 	applyOK(t, a, Unit{ID: "ns", Objects: objs(t, nsDoc(ns))},
 		Unit{ID: "Kustomization/flux-system/apps", Objects: objs(t, cmDoc(ns, "kept"), cmDoc(ns, "gone"))})
-	live := func(name string) map[string]string {
-		o := objectOf(inventory.Entry{ObjectRef: dag.ObjectRef{Kind: "ConfigMap", Namespace: ns, Name: name}, Version: "v1"})
-		if err := a.client.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
-			return nil
-		}
-		return o.GetLabels()
-	}
-	if got := live("kept")[OwnerLabel]; got != "Kustomization.flux-system.apps" {
+	o := liveConfigMap(t, a, ns, "kept")
+	if got := o.GetLabels()[OwnerLabel]; got != "Kustomization.flux-system.apps" {
 		t.Fatalf("owner label %q", got)
 	}
 	// Another owner takes "kept" over.
-	o := objectOf(inventory.Entry{ObjectRef: dag.ObjectRef{Kind: "ConfigMap", Namespace: ns, Name: "kept"}, Version: "v1"})
-	if err := a.client.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
-		t.Fatal(err)
-	}
 	labels := o.GetLabels()
 	labels[OwnerLabel] = OwnerValue("Kustomization/other/owner")
 	o.SetLabels(labels)
@@ -42,10 +30,10 @@ func TestOwnerLabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := applyOK(t, a, Unit{ID: "Kustomization/flux-system/apps", Objects: objs(t, cmDoc(ns, "third"))})
-	if live("kept") == nil {
+	if liveConfigMap(t, a, ns, "kept") == nil {
 		t.Error("an object another unit owns was deleted")
 	}
-	if live("gone") != nil {
+	if liveConfigMap(t, a, ns, "gone") != nil {
 		t.Error("the unit's own object was not pruned")
 	}
 	if len(res.Units[0].Pruned) != 1 {

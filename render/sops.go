@@ -1,16 +1,19 @@
 package render
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // decryption is a Flux Kustomization's spec.decryption.
@@ -77,10 +80,19 @@ func decryptSOPS(name string, data []byte, dec FileDecryptor, generatorInput boo
 	return plain, nil
 }
 
-// splitDocuments decodes the objects of a YAML or JSON stream.
+// splitDocuments decodes the objects of a YAML or JSON stream, split as
+// the API machinery splits documents.
 func splitDocuments(b []byte) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
-	for _, doc := range bytes.Split(b, []byte("\n---")) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
@@ -92,7 +104,6 @@ func splitDocuments(b []byte) ([]*unstructured.Unstructured, error) {
 			out = append(out, u)
 		}
 	}
-	return out, nil
 }
 
 // unitKeys gathers a unit's decryption keys: the caller's, and the Secret
