@@ -19,7 +19,7 @@ test: controlplane build
 # scheduler, the cross-process build lock, the Reconciler with Run, Trigger
 # and Watch, the cli's run command) with the race detector.
 test-race:
-	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load|Reconciler|CLI' . ./render ./dag ./internal/testenv ./examples/cli
+	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load|Reconciler|CLI' . ./render ./dag ./internal/testenv ./internal/memo ./examples/cli
 
 # fuzz runs every Fuzz target of the module (found in the test files, so
 # none is forgotten) for FUZZTIME each, from its committed seeds.

@@ -94,7 +94,8 @@ func (r *Result) deepCopy() *Result {
 		out.Objects = append(out.Objects, Object{Unstructured: o.DeepCopy(), Provenance: o.Provenance})
 	}
 	for _, h := range r.Hooks {
-		out.Hooks = append(out.Hooks, Hook{Object: Object{Unstructured: h.DeepCopy(), Provenance: h.Provenance}, Events: append([]string(nil), h.Events...), Weight: h.Weight})
+		out.Hooks = append(out.Hooks, Hook{Object: Object{Unstructured: h.DeepCopy(), Provenance: h.Provenance}, Events: append([]string(nil), h.Events...), Weight: h.Weight,
+			DeletePolicies: append([]string(nil), h.DeletePolicies...)})
 	}
 	return out
 }

@@ -4,16 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	kubefake "helm.sh/helm/v3/pkg/kube/fake"
-	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/storage"
-	"helm.sh/helm/v3/pkg/storage/driver"
 	"helm.sh/helm/v3/pkg/strvals"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -105,44 +98,19 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	}
 	// Not Helm's client-only mode, which always adds every API version the
 	// client libraries know, long-removed ones included: the capabilities
-	// are exactly the target cluster's, and the fake client means nothing
-	// is sent anywhere.
-	cfg := &action.Configuration{
-		Releases:   storage.Init(driver.NewMemory()),
-		KubeClient: &kubefake.PrintingKubeClient{Out: io.Discard},
-		Capabilities: &chartutil.Capabilities{KubeVersion: *kv, APIVersions: chartutil.VersionSet(apis),
-			HelmVersion: chartutil.DefaultCapabilities.HelmVersion},
-		Log: func(string, ...any) {},
-	}
-	install := action.NewInstall(cfg)
-	install.DryRun = true
-	install.DryRunOption = "client"
-	install.Replace = true
-	install.ReleaseName = spec.ReleaseName
-	install.Namespace = spec.Namespace
-	install.IncludeCRDs = spec.CRDs != "Skip"
-	install.SkipCRDs = spec.CRDs == "Skip"
-	install.DisableOpenAPIValidation = true
-	rel, err := install.RunWithContext(ctx, ch, values)
+	// are exactly the target cluster's, and nothing is sent anywhere.
+	caps := &chartutil.Capabilities{KubeVersion: *kv, APIVersions: chartutil.VersionSet(apis),
+		HelmVersion: chartutil.DefaultCapabilities.HelmVersion}
+	prov := Provenance{Unit: unit, Revision: chartArt.Revision, Chart: ch.Name() + "-" + ch.Metadata.Version, ChartDigest: chartArt.Digest}
+	out, err := renderChart(ch, values, chartRelease{
+		Name: spec.ReleaseName, Namespace: spec.Namespace, Capabilities: caps,
+		IncludeCRDs: spec.CRDs != "Skip", Provenance: prov,
+	})
 	if err != nil {
 		return fail("chart %s-%s: %w", ch.Name(), ch.Metadata.Version, err)
 	}
-
-	prov := Provenance{Unit: unit, Revision: chartArt.Revision, Chart: ch.Name() + "-" + ch.Metadata.Version, ChartDigest: chartArt.Digest}
-	res := &Result{Unit: unit, Warnings: warnings}
-	objs, err := splitManifest(rel.Manifest, prov)
-	if err != nil {
-		return fail("%w", err)
-	}
-	for _, hk := range rel.Hooks {
-		hookObjs, err := splitManifest("# Source: "+hk.Path+"\n"+hk.Manifest, prov)
-		if err != nil {
-			return fail("hook %s: %w", hk.Path, err)
-		}
-		for _, o := range hookObjs {
-			res.Hooks = append(res.Hooks, Hook{Object: o, Events: hookEvents(hk), Weight: hk.Weight})
-		}
-	}
+	res := &Result{Unit: unit, Warnings: append(warnings, out.Warnings...), Hooks: out.Hooks}
+	objs := out.Objects
 	if len(spec.PostRenderers) > 0 {
 		if objs, err = postRender(objs, spec.PostRenderers); err != nil {
 			return fail("post-render: %w", err)
@@ -209,39 +177,4 @@ func (h *Helm) values(ctx context.Context, namespace string, spec helmRelease) (
 		result = chartutil.MergeTables(m, result)
 	}
 	return chartutil.MergeTables(spec.Values, result), nil
-}
-
-// splitManifest parses Helm's manifest output: documents each headed by
-// "# Source: <template path>".
-func splitManifest(manifest string, prov Provenance) ([]Object, error) {
-	var out []Object
-	file := ""
-	for _, part := range strings.Split(manifest, "\n---") {
-		part = strings.TrimPrefix(part, "---")
-		for _, line := range strings.Split(part, "\n") {
-			if s, ok := strings.CutPrefix(strings.TrimSpace(line), "# Source: "); ok {
-				file = s
-				break
-			}
-		}
-		u, err := decodeObject([]byte(part))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		p := prov
-		p.File = file
-		out = append(out, Object{Unstructured: u, Provenance: p})
-	}
-	return out, nil
-}
-
-func hookEvents(h *release.Hook) []string {
-	out := make([]string, len(h.Events))
-	for i, e := range h.Events {
-		out[i] = string(e)
-	}
-	return out
 }

@@ -21,7 +21,7 @@ func postRender(objs []Object, renderers []kustomizePostRenderer) ([]Object, err
 	for i, pr := range renderers {
 		var docs []byte
 		for _, o := range objs {
-			b, err := yaml.Marshal(o.Object)
+			b, err := MarshalYAML(o.Object)
 			if err != nil {
 				return nil, err
 			}

@@ -10,7 +10,6 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/envsubst"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 )
 
 // SubstituteAnnotation, set to "disabled" on an object (as a label or an
@@ -96,7 +95,7 @@ func substitute(vars map[string]string, strict bool, objs []Object) error {
 		if o.GetLabels()[SubstituteAnnotation] == "disabled" || o.GetAnnotations()[SubstituteAnnotation] == "disabled" {
 			continue
 		}
-		b, err := yaml.Marshal(o.Object)
+		b, err := MarshalYAML(o.Object)
 		if err != nil {
 			return err
 		}

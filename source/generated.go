@@ -3,6 +3,9 @@ package source
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +18,8 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitopskit/gitopskit/internal/memo"
 )
 
 // The strategies of a copy operation, as Flux's ArtifactGenerator has them.
@@ -121,6 +126,22 @@ func (g *Generated) Fetch(ctx context.Context) (*Artifact, error) {
 	if err != nil {
 		return nil, g.errorf("cache: %w", err)
 	}
+	artifact := func(b *builtArtifact) *Artifact {
+		rev := "latest@" + b.digest
+		if alias, ok := strings.CutPrefix(g.opts.Revision, "@"); ok {
+			rev = byAlias[alias].Revision
+		}
+		return &Artifact{URL: "generated://" + g.opts.Name, Revision: rev, Digest: b.digest, Path: b.dir, FS: newTreeFS(b.dir, b.entries)}
+	}
+	// The output is a function of the inputs' contents and the
+	// operations: the same recipe in the same cache is built once.
+	recipe := g.recipe(root, aliases, byAlias)
+	if b, ok := builtArtifacts.Get(recipe); ok {
+		if _, err := os.Stat(b.dir); err == nil {
+			return artifact(b), nil
+		}
+		builtArtifacts.Delete(recipe)
+	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, g.errorf("cache: %w", err)
 	}
@@ -149,11 +170,31 @@ func (g *Generated) Fetch(ctx context.Context) (*Artifact, error) {
 			return nil, g.errorf("cache: %w", err)
 		} // the same contents were built before: use them
 	}
-	rev := "latest@" + digest
-	if alias, ok := strings.CutPrefix(g.opts.Revision, "@"); ok {
-		rev = byAlias[alias].Revision
+	b := &builtArtifact{dir: dest, digest: digest, entries: entries}
+	builtArtifacts.Put(recipe, b)
+	return artifact(b), nil
+}
+
+// builtArtifact is a generated artifact installed in a cache.
+type builtArtifact struct {
+	dir, digest string
+	entries     []entry
+}
+
+// builtArtifacts keeps what Fetch built, by recipe, for the process.
+var builtArtifacts = memo.New[string, *builtArtifact](256)
+
+// recipe identifies what Fetch builds: the cache, each input's content
+// digest and the copy operations.
+func (g *Generated) recipe(root string, aliases []string, byAlias map[string]*Artifact) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode(root)
+	for _, a := range aliases {
+		_ = enc.Encode([]string{a, byAlias[a].Digest})
 	}
-	return &Artifact{URL: "generated://" + g.opts.Name, Revision: rev, Digest: digest, Path: dest, FS: newTreeFS(dest, entries)}, nil
+	_ = enc.Encode(g.ops)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // validate checks the operations before anything is fetched.

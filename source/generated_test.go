@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -189,6 +190,14 @@ func TestGeneratedRevisionAndDigest(t *testing.T) {
 	}
 	if a := build("main@sha1:4444", monorepo, GeneratedOptions{Revision: "@repo"}); a.Revision != "main@sha1:4444" || a.Digest != one.Digest {
 		t.Errorf("revision from @repo: %q %q", a.Revision, a.Digest)
+	}
+	// What was built is remembered for the process; a cache directory
+	// removed behind its back is built again.
+	if err := os.RemoveAll(one.Path); err != nil {
+		t.Fatal(err)
+	}
+	if again := build("main@sha1:5555", monorepo, GeneratedOptions{}); again.Digest != one.Digest || len(files(t, again)) == 0 {
+		t.Errorf("rebuilt after removal: %+v, %d files", again, len(files(t, again)))
 	}
 
 	chart := makeTarGz(t, []tarEntry{{name: "app/Chart.yaml", body: "name: app\n"}, {name: "app/values.yaml", body: "x: 1\n"}})

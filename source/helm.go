@@ -1,7 +1,9 @@
 package source
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"helm.sh/helm/v3/pkg/repo"
 
 	"github.com/gitopskit/gitopskit/internal/filelock"
+	"github.com/gitopskit/gitopskit/internal/memo"
 )
 
 // HelmAuth holds credentials for a Helm repository (HTTP or OCI), as the
@@ -223,6 +226,35 @@ func (h *HelmChart) loadRef(root, version string) (loadedRef, bool) {
 	return loadedRef{Artifact: t.artifact(version), digestKey: t.ArchiveDigest}, true
 }
 
+// indexes keeps parsed repository indexes by the digest of their bytes:
+// an unchanged index (the server's 304, or the same file behind a file://
+// mirror) is parsed once per process. An IndexFile kept here is only read.
+var indexes = memo.New[[sha256.Size]byte, *repo.IndexFile](64)
+
+// parseIndex parses an index.yaml as Helm does, once per content. Helm
+// parses only files, so a new index goes through a temporary file in dir.
+func parseIndex(dir string, b []byte) (*repo.IndexFile, error) {
+	sum := sha256.Sum256(b)
+	if idx, ok := indexes.Get(sum); ok {
+		return idx, nil
+	}
+	tmp, err := os.CreateTemp(dir, ".index-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(b)
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		return nil, err
+	}
+	idx, err := repo.LoadIndexFile(tmp.Name())
+	if err != nil {
+		return nil, err
+	}
+	indexes.Put(sum, idx)
+	return idx, nil
+}
+
 // index downloads the repository index, or reuses the cached one when the
 // server says it has not changed. Only an ETag counts: Last-Modified has a
 // one-second granularity, too coarse to trust for an index rewritten within
@@ -258,24 +290,29 @@ func (h *HelmChart) index(ctx context.Context, root, repoKey string) (*repo.Inde
 			return nil, h.errorf("read index: %w", rerr)
 		}
 		// Parse before caching, so a malformed index never replaces a good one.
-		tmp, err := os.CreateTemp(dir, ".index-")
+		idx, err := parseIndex(dir, b)
 		if err != nil {
-			return nil, h.errorf("cache: %w", err)
-		}
-		tmp.Write(b)
-		tmp.Close()
-		defer os.Remove(tmp.Name())
-		if _, err := repo.LoadIndexFile(tmp.Name()); err != nil {
 			return nil, h.errorf("index.yaml is malformed: %w", err)
 		}
-		if err := os.Rename(tmp.Name(), file); err != nil {
-			return nil, h.errorf("cache: %w", err)
+		// A server without ETags (or a file:// mirror) sends the same
+		// index again: write it only when it changed.
+		if old, err := os.ReadFile(file); err != nil || !bytes.Equal(old, b) {
+			if err := writeFileAtomic(file, b); err != nil {
+				return nil, h.errorf("cache: %w", err)
+			}
 		}
-		meta.ETag = resp.Header.Get("ETag")
-		mb, _ := json.Marshal(meta)
-		_ = writeFileAtomic(metaFile, mb)
+		if etag := resp.Header.Get("ETag"); etag != meta.ETag {
+			meta.ETag = etag
+			mb, _ := json.Marshal(meta)
+			_ = writeFileAtomic(metaFile, mb)
+		}
+		return idx, nil
 	}
-	idx, err := repo.LoadIndexFile(file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, h.errorf("cache: %w", err)
+	}
+	idx, err := parseIndex(dir, b)
 	if err != nil {
 		return nil, h.errorf("index.yaml is malformed: %w", err)
 	}

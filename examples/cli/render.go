@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/render"
 )
@@ -29,7 +27,7 @@ func printYAML(w io.Writer, units []*render.Unit) error {
 			fmt.Fprintf(w, "# blocked by %s\n", u.BlockedBy)
 		}
 		for _, o := range u.Objects {
-			b, err := yaml.Marshal(render.MaskSecret(o.Unstructured, key).Object)
+			b, err := render.MarshalYAML(render.MaskSecret(o.Unstructured, key).Object)
 			if err != nil {
 				return err
 			}

@@ -56,6 +56,21 @@ type Unit struct {
 	// ResolvedChartVersion is the chart version a HelmRelease renders.
 	ResolvedChartVersion string   `json:"resolved_chart_version"`
 	DependsOn            []string `json:"dependsOn"`
+
+	// Path is a Kustomization's spec.path; Source.ResolvedPathInRepo is
+	// where it lands in the repository when its source is generated.
+	Path string `json:"path"`
+	// GeneratedKustomizationResources is the resources list of the
+	// kustomization.yaml Flux generates for a path that has none.
+	GeneratedKustomizationResources []string `json:"generated_kustomization_resources"`
+	Source                          struct {
+		ResolvedPathInRepo string `json:"resolved_path_in_repo"`
+	} `json:"source"`
+	// ReleaseName, ReleaseNamespace and ChartTgz (relative to the corpus
+	// folder) are what `helm template` is given for a HelmRelease.
+	ReleaseName      string `json:"releaseName"`
+	ReleaseNamespace string `json:"release_namespace"`
+	ChartTgz         string `json:"chart_tgz"`
 }
 
 // Ident is an object's identity; Namespace is empty for cluster-scoped

@@ -1,0 +1,47 @@
+package memo
+
+import (
+	"sync"
+	"testing"
+)
+
+// TestLRU: the least recently used entry goes first; Get refreshes; Put
+// replaces; Delete forgets.
+func TestLRU(t *testing.T) {
+	m := New[string, int](2)
+	m.Put("a", 1)
+	m.Put("b", 2)
+	if v, ok := m.Get("a"); !ok || v != 1 {
+		t.Fatalf("a = %d, %v", v, ok)
+	}
+	m.Put("c", 3) // b is the least recently used
+	if _, ok := m.Get("b"); ok {
+		t.Error("b kept past the size")
+	}
+	m.Put("a", 10)
+	if v, _ := m.Get("a"); v != 10 || m.Len() != 2 {
+		t.Errorf("a = %d, len %d", v, m.Len())
+	}
+	m.Delete("a")
+	if _, ok := m.Get("a"); ok || m.Len() != 1 {
+		t.Errorf("a kept after Delete, len %d", m.Len())
+	}
+}
+
+// TestLRUConcurrent: concurrent use is safe (run with -race).
+func TestLRUConcurrent(t *testing.T) {
+	m := New[int, int](8)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 1000 {
+				m.Put(i%16, g)
+				m.Get((i + g) % 16)
+			}
+		})
+	}
+	wg.Wait()
+	if m.Len() != 8 {
+		t.Errorf("len %d, want 8", m.Len())
+	}
+}
