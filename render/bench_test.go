@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gitopskit/gitopskit/internal/memo"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -50,6 +51,9 @@ func BenchmarkRenderFleet(b *testing.B) {
 	b.Run("cold", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
+			b.StopTimer()
+			memo.ClearAll() // a cold start remembers nothing
+			b.StartTimer()
 			run(b, nil)
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gitopskit/gitopskit/internal/memo"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -71,12 +72,18 @@ func BenchmarkRenderFleetCLI(b *testing.B) {
 	inProcess := func(b *testing.B, cache *Cache) { renderFleet(b, cache, art, chart, kss, hrs) }
 	b.Run("gitopskit-cold", func(b *testing.B) {
 		for b.Loop() {
+			b.StopTimer()
+			memo.ClearAll() // a cold start remembers nothing
+			b.StartTimer()
 			inProcess(b, nil)
 		}
 		b.ReportMetric(float64(maxRSS())/1024, "peak-MiB")
 	})
 	b.Run("gitopskit-cold-parallel", func(b *testing.B) {
 		for b.Loop() {
+			b.StopTimer()
+			memo.ClearAll() // a cold start remembers nothing
+			b.StartTimer()
 			renderFleetParallel(b, art, chart, kss, hrs)
 		}
 		b.ReportMetric(float64(maxRSS())/1024, "peak-MiB")

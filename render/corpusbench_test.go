@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gitopskit/gitopskit/internal/corpus"
+	"github.com/gitopskit/gitopskit/internal/memo"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -101,8 +102,9 @@ func gunzipTo(b *testing.B, from, to string) {
 // corpus (Flux's official example with the real cert-manager, Envoy
 // Gateway and podinfo charts) four ways in one run: the CLI pipeline one
 // process after the other, the same pipeline with one process per CPU,
-// render.Load cold (fresh source caches, no render cache: charts
-// extracted, every unit built) and warm (an unchanged repository: the
+// render.Load cold (fresh source caches, no render cache, nothing the
+// process remembers from the iteration before: charts extracted, every
+// unit built) and warm (an unchanged repository: the
 // render cache and source caches of a previous load). Peak memory: for
 // the CLI the largest single process, in-process the whole benchmark
 // process. Recorded results are in render/BENCHMARKS.md.
@@ -144,6 +146,7 @@ func BenchmarkLoadCorpus(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			dir := b.TempDir()
+			memo.ClearAll() // nothing remembered from the last iteration
 			b.StartTimer()
 			load(b, nil, dir)
 		}

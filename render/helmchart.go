@@ -3,6 +3,7 @@ package render
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/gitopskit/gitopskit/internal/memo"
 )
 
 // chartRelease says what a chart is rendered as: the release's name and
@@ -89,9 +92,27 @@ func renderChart(ch *chart.Chart, values map[string]any, rel chartRelease) (*cha
 
 	// Every document is split out first and then decoded, on all CPUs
 	// when there is much of it: a chart's CRDs can be megabytes of YAML.
+	// The files in crds/ are not templates: the same file is decoded once
+	// per process (a copy handed out each time).
 	var docs []document
+	type crdFile struct {
+		sum        [sha256.Size]byte
+		from, to   int
+		size       int
+		remembered bool
+	}
+	var crdFiles []crdFile
 	if rel.IncludeCRDs {
 		for _, crd := range ch.CRDObjects() {
+			f := crdFile{sum: sha256.Sum256(crd.File.Data), from: len(docs), size: len(crd.File.Data)}
+			if objs, ok := decodedCRDs.Get(f.sum); ok {
+				for _, o := range objs {
+					docs = append(docs, document{file: crd.Filename, crd: true, obj: o.DeepCopy()})
+				}
+				f.to, f.remembered = len(docs), true
+				crdFiles = append(crdFiles, f)
+				continue
+			}
 			r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(crd.File.Data)))
 			for {
 				d, err := r.Read()
@@ -103,6 +124,8 @@ func renderChart(ch *chart.Chart, values map[string]any, rel chartRelease) (*cha
 				}
 				docs = append(docs, document{file: crd.Filename, data: d, crd: true})
 			}
+			f.to = len(docs)
+			crdFiles = append(crdFiles, f)
 		}
 	}
 	names := make([]string, 0, len(files))
@@ -123,6 +146,17 @@ func renderChart(ch *chart.Chart, values map[string]any, rel chartRelease) (*cha
 	objs, err := decodeDocuments(docs)
 	if err != nil {
 		return nil, err
+	}
+	for _, f := range crdFiles {
+		if !f.remembered {
+			kept := make([]*unstructured.Unstructured, 0, f.to-f.from)
+			for _, u := range objs[f.from:f.to] {
+				if len(u.Object) > 0 {
+					kept = append(kept, u.DeepCopy())
+				}
+			}
+			decodedCRDs.PutWeighted(f.sum, kept, f.size)
+		}
 	}
 
 	out := &chartOutput{}
@@ -251,7 +285,15 @@ type document struct {
 	file string
 	data []byte
 	crd  bool
+	// obj, when set, is the document already decoded.
+	obj *unstructured.Unstructured
 }
+
+// decodedCRDs keeps the objects of chart crds/ files by the digest of the
+// file, up to 32 MiB of YAML: a chart rendered again (another release, a
+// changed value, another cluster path) does not decode its CRDs again.
+// What is kept is never handed out, only copies.
+var decodedCRDs = memo.New[[sha256.Size]byte, []*unstructured.Unstructured](32 << 20)
 
 // parallelDecodeBytes is how much YAML makes decodeDocuments use more
 // than one goroutine.
@@ -264,6 +306,10 @@ func decodeDocuments(docs []document) ([]*unstructured.Unstructured, error) {
 	out := make([]*unstructured.Unstructured, len(docs))
 	errs := make([]error, len(docs))
 	decode := func(i int) {
+		if docs[i].obj != nil {
+			out[i] = docs[i].obj
+			return
+		}
 		out[i], errs[i] = decodeObject(docs[i].data)
 	}
 	size := 0

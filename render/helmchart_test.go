@@ -263,3 +263,39 @@ func copyValues(v map[string]any) map[string]any {
 	}
 	return out
 }
+
+// TestCRDsDecodedOnce: a chart's crds/ files are decoded once per process
+// and every render gets its own copy: changing one render's CRD leaves
+// the next render's as the chart has it.
+func TestCRDsDecodedOnce(t *testing.T) {
+	caps := &chartutil.Capabilities{KubeVersion: chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"},
+		APIVersions: chartutil.VersionSet(BuiltinAPIVersions()), HelmVersion: chartutil.DefaultCapabilities.HelmVersion}
+	root := helmtest.WriteChart(t, t.TempDir(), "crds-once", "1.0.0", map[string]string{
+		"crds/things.yaml":  crdYAML("things", "once.example.com", "Thing"),
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
+	})
+	render := func() *chartOutput {
+		ch, err := loader.LoadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := renderChart(ch, map[string]any{}, chartRelease{Name: "r", Namespace: "ns", Capabilities: caps, IncludeCRDs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := render()
+	before := decodedCRDs.Len()
+	if before == 0 {
+		t.Fatal("the CRD file was not remembered")
+	}
+	first.Objects[0].SetLabels(map[string]string{"changed": "by the caller"})
+	second := render()
+	if decodedCRDs.Len() != before {
+		t.Errorf("the same file was remembered again (%d entries, then %d)", before, decodedCRDs.Len())
+	}
+	if second.Objects[0].GetKind() != "CustomResourceDefinition" || len(second.Objects[0].GetLabels()) != 0 {
+		t.Errorf("the second render's CRD is not the chart's: %v", second.Objects[0].Object["metadata"])
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gitopskit/gitopskit/internal/helmtest"
+	"github.com/gitopskit/gitopskit/internal/memo"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -70,6 +71,7 @@ func BenchmarkLoadFleet(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			dir := b.TempDir()
+			memo.ClearAll()
 			b.StartTimer()
 			load(b, nil, dir)
 		}
