@@ -35,6 +35,10 @@ type HelmOptions struct {
 	// Values resolves valuesFrom references. Nil means every reference is
 	// missing (an error unless it is optional).
 	Values ValueSource
+	// Mirrors rewrite the URLs of the documents a chart's
+	// values.schema.json refers to ($ref); a reference no mirror maps is
+	// an error, as gitopskit fetches nothing from the network but sources.
+	Mirrors source.Mirrors
 	// IgnoreUnimplemented renders a HelmRelease that uses a field
 	// gitopskit does not implement and that would change where it is
 	// applied (spec.kubeConfig), with a warning, instead of failing it.
@@ -83,7 +87,7 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		kubeVersion = DefaultKubeVersion
 	}
 	apis := capabilityAPIs(h.opts.ClusterAPIVersions, h.opts.APIVersions)
-	key := cacheKey("helm", chartArt.Digest, chartArt.Revision, unit, hr.Object["spec"], values, kubeVersion, apis)
+	key := cacheKey("helm", chartArt.Digest, chartArt.Revision, unit, hr.Object["spec"], values, kubeVersion, apis, h.opts.Mirrors)
 	if res, ok := h.opts.Cache.get(key); ok {
 		return res, nil
 	}
@@ -102,9 +106,10 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	caps := &chartutil.Capabilities{KubeVersion: *kv, APIVersions: chartutil.VersionSet(apis),
 		HelmVersion: chartutil.DefaultCapabilities.HelmVersion}
 	prov := Provenance{Unit: unit, Revision: chartArt.Revision, Chart: ch.Name() + "-" + ch.Metadata.Version, ChartDigest: chartArt.Digest}
-	out, err := renderChart(ch, values, chartRelease{
+	out, err := renderChart(ctx, ch, values, chartRelease{
 		Name: spec.ReleaseName, Namespace: spec.Namespace, Capabilities: caps,
-		IncludeCRDs: spec.CRDs != "Skip", Provenance: prov,
+		IncludeCRDs: spec.CRDs != "Skip", SkipSchemaCheck: spec.DisableSchemaValidation,
+		Mirrors: h.opts.Mirrors, Provenance: prov,
 	})
 	if err != nil {
 		return fail("chart %s-%s: %w", ch.Name(), ch.Metadata.Version, err)

@@ -3,6 +3,7 @@ package render
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/gitopskit/gitopskit/internal/memo"
+	"github.com/gitopskit/gitopskit/source"
 )
 
 // chartRelease says what a chart is rendered as: the release's name and
@@ -36,6 +38,8 @@ type chartRelease struct {
 	IsUpgrade       bool
 	IncludeCRDs     bool
 	SkipSchemaCheck bool
+	// Mirrors resolve the documents values.schema.json refers to.
+	Mirrors source.Mirrors
 	// Provenance is every object's, with File set to its template.
 	Provenance Provenance
 }
@@ -65,7 +69,7 @@ type chartOutput struct {
 // parses each document for its head and gitopskit would parse it again
 // for the object, which on charts with large CRDs was a third of the time
 // of a cold load.
-func renderChart(ch *chart.Chart, values map[string]any, rel chartRelease) (*chartOutput, error) {
+func renderChart(ctx context.Context, ch *chart.Chart, values map[string]any, rel chartRelease) (*chartOutput, error) {
 	if err := chartutil.ValidateReleaseName(rel.Name); err != nil {
 		return nil, fmt.Errorf("release name %q: %w", rel.Name, err)
 	}
@@ -81,9 +85,16 @@ func renderChart(ch *chart.Chart, values map[string]any, rel chartRelease) (*cha
 	}
 	revision := max(rel.Revision, 1)
 	opts := chartutil.ReleaseOptions{Name: rel.Name, Namespace: rel.Namespace, Revision: revision, IsInstall: !rel.IsUpgrade, IsUpgrade: rel.IsUpgrade}
-	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, opts, caps, rel.SkipSchemaCheck)
+	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, opts, caps, true)
 	if err != nil {
 		return nil, err
+	}
+	var schemaWarnings []string
+	if !rel.SkipSchemaCheck {
+		coalesced, _ := top["Values"].(chartutil.Values)
+		if schemaWarnings, err = validateValues(ctx, ch, coalesced.AsMap(), rel.Mirrors); err != nil {
+			return nil, err
+		}
 	}
 	files, err := engine.Engine{}.Render(ch, top)
 	if err != nil {
@@ -159,7 +170,7 @@ func renderChart(ch *chart.Chart, values map[string]any, rel chartRelease) (*cha
 		}
 	}
 
-	out := &chartOutput{}
+	out := &chartOutput{Warnings: schemaWarnings}
 	crds := 0
 	for i, u := range objs {
 		d := docs[i]

@@ -2,10 +2,12 @@ package render
 
 import (
 	"compress/gzip"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/internal/corpus"
 	"github.com/gitopskit/gitopskit/internal/helmtest"
+	"github.com/gitopskit/gitopskit/source"
 )
 
 // helmInstalled is what Helm's install action (dry run, the same
@@ -170,7 +173,7 @@ func TestRenderChartAsHelmInstall(t *testing.T) {
 	for _, r := range releases {
 		t.Run(r.name, func(t *testing.T) {
 			wantObjs, wantHooks := helmInstalled(t, r.load(), copyValues(r.values), r.name, r.namespace, caps)
-			out, err := renderChart(r.load(), copyValues(r.values), chartRelease{Name: r.name, Namespace: r.namespace, Capabilities: caps, IncludeCRDs: true})
+			out, err := renderChart(context.Background(), r.load(), copyValues(r.values), chartRelease{Name: r.name, Namespace: r.namespace, Capabilities: caps, IncludeCRDs: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +282,7 @@ func TestCRDsDecodedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := renderChart(ch, map[string]any{}, chartRelease{Name: "r", Namespace: "ns", Capabilities: caps, IncludeCRDs: true})
+		out, err := renderChart(context.Background(), ch, map[string]any{}, chartRelease{Name: "r", Namespace: "ns", Capabilities: caps, IncludeCRDs: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,5 +300,113 @@ func TestCRDsDecodedOnce(t *testing.T) {
 	}
 	if second.Objects[0].GetKind() != "CustomResourceDefinition" || len(second.Objects[0].GetLabels()) != 0 {
 		t.Errorf("the second render's CRD is not the chart's: %v", second.Objects[0].Object["metadata"])
+	}
+}
+
+// TestSchemaAsHelm: values that break a chart's values.schema.json (the
+// real cert-manager's) fail with Helm's own message, word for word, and
+// values that meet it render.
+func TestSchemaAsHelm(t *testing.T) {
+	repo := corpus.FluxExample(t)
+	caps := &chartutil.Capabilities{KubeVersion: chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"},
+		APIVersions: chartutil.VersionSet(BuiltinAPIVersions()), HelmVersion: chartutil.DefaultCapabilities.HelmVersion}
+	load := func() *chart.Chart {
+		ch, err := loader.Load(filepath.Join(repo.Dir, "fixture", "charts", "jetstack-oci", "cert-manager-v1.20.3.tgz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ch
+	}
+	bad := map[string]any{"replicaCount": "many", "webhook": map[string]any{"timeoutSeconds": "soon"}}
+	cfg := &action.Configuration{Releases: storage.Init(driver.NewMemory()), KubeClient: &kubefake.PrintingKubeClient{Out: io.Discard}, Capabilities: caps, Log: func(string, ...any) {}}
+	install := action.NewInstall(cfg)
+	install.DryRun, install.DryRunOption, install.ReleaseName, install.Namespace = true, "client", "cert-manager", "cert-manager"
+	_, helmErr := install.Run(load(), copyValues(bad))
+	if helmErr == nil {
+		t.Fatal("Helm accepted values its schema refuses")
+	}
+	_, err := renderChart(context.Background(), load(), copyValues(bad), chartRelease{Name: "cert-manager", Namespace: "cert-manager", Capabilities: caps})
+	// The validator lists the causes in no fixed order, Helm's too.
+	lines := func(err error) []string {
+		if err == nil {
+			return nil
+		}
+		l := strings.Split(err.Error(), "\n")
+		slices.Sort(l)
+		return l
+	}
+	if err == nil || !slices.Equal(lines(err), lines(helmErr)) {
+		t.Errorf("error:\n%v\nHelm's:\n%v", err, helmErr)
+	}
+	if _, err := renderChart(context.Background(), load(), copyValues(bad), chartRelease{Name: "cert-manager", Namespace: "cert-manager", Capabilities: caps, SkipSchemaCheck: true}); err != nil {
+		t.Errorf("with the schema check off: %v", err)
+	}
+	if _, err := renderChart(context.Background(), load(), map[string]any{"replicaCount": 2}, chartRelease{Name: "cert-manager", Namespace: "cert-manager", Capabilities: caps}); err != nil {
+		t.Errorf("good values: %v", err)
+	}
+}
+
+// TestSchemaReferences: a values.schema.json that $refs another document
+// never reaches the network: unmirrored, the render fails at once naming
+// the URL and how to mirror it; mirrored to a directory, the referenced
+// schema is enforced; a local file reference is refused; and
+// spec.install.disableSchemaValidation renders without the schema.
+func TestSchemaReferences(t *testing.T) {
+	caps := &chartutil.Capabilities{KubeVersion: chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"},
+		APIVersions: chartutil.VersionSet(BuiltinAPIVersions()), HelmVersion: chartutil.DefaultCapabilities.HelmVersion}
+	chartWith := func(ref string) *chart.Chart {
+		root := helmtest.WriteChart(t, t.TempDir(), "refs", "1.0.0", map[string]string{
+			"values.schema.json": `{"type": "object", "properties": {"port": {"$ref": "` + ref + `"}}}`,
+			"templates/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {port: '{{ .Values.port }}'}\n",
+		})
+		ch, err := loader.LoadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ch
+	}
+	render := func(ch *chart.Chart, port any, mirrors source.Mirrors) error {
+		_, err := renderChart(context.Background(), ch, map[string]any{"port": port}, chartRelease{Name: "r", Namespace: "ns", Capabilities: caps, Mirrors: mirrors})
+		return err
+	}
+	const remote = "https://schemas.example.invalid/defs/port.json"
+	err := render(chartWith(remote), 80, nil)
+	if err == nil || !strings.Contains(err.Error(), remote) || !strings.Contains(err.Error(), "-mirror https://schemas.example.invalid/=file:///") || !strings.Contains(err.Error(), "disableSchemaValidation") {
+		t.Errorf("unmirrored reference: %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "defs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "defs", "port.json"), []byte(`{"type": "integer", "minimum": 1, "maximum": 65535}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mirrors := source.Mirrors{"https://schemas.example.invalid": "file://" + dir}
+	if err := render(chartWith(remote), 80, mirrors); err != nil {
+		t.Errorf("mirrored reference, good value: %v", err)
+	}
+	if err := render(chartWith(remote), 70000, mirrors); err == nil || !strings.Contains(err.Error(), "values don't meet the specifications") {
+		t.Errorf("mirrored reference, value out of range: %v", err)
+	}
+	if err := render(chartWith("file:///etc/hostname"), 80, nil); err == nil || !strings.Contains(err.Error(), "local file") {
+		t.Errorf("local file reference: %v", err)
+	}
+
+	// Through a HelmRelease: disableSchemaValidation renders anyway.
+	dir = t.TempDir()
+	helmtest.WriteChart(t, dir, "certs", "1.0.0", map[string]string{
+		"values.schema.json": `{"type": "object", "properties": {"port": {"$ref": "` + remote + `"}}}`,
+		"templates/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
+	})
+	art, err := source.NewDir(filepath.Join(dir, "certs"), source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHelm(HelmOptions{})
+	if _, err := h.Render(context.Background(), art, hrObj(t, "v2", "cert-manager", "")); err == nil || !strings.Contains(err.Error(), remote) {
+		t.Errorf("HelmRelease with the schema: %v", err)
+	}
+	if _, err := h.Render(context.Background(), art, hrObj(t, "v2", "cert-manager", "  install: {disableSchemaValidation: true}\n")); err != nil {
+		t.Errorf("HelmRelease with install.disableSchemaValidation: %v", err)
 	}
 }

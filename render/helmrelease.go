@@ -39,6 +39,9 @@ type helmRelease struct {
 	// CRDs is the install policy: Skip, Create or CreateReplace.
 	CRDs          string
 	PostRenderers []kustomizePostRenderer
+	// DisableSchemaValidation is spec.install.disableSchemaValidation:
+	// the values are not checked against values.schema.json.
+	DisableSchemaValidation bool
 }
 
 // helmReleaseSpec reads a Flux HelmRelease (v2, v2beta2 or v2beta1)
@@ -87,8 +90,9 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	// The fields rendering needs have the same shape in every version.
 	var common struct {
 		Install *struct {
-			CRDs     string `json:"crds,omitempty"`
-			SkipCRDs bool   `json:"skipCRDs,omitempty"` // v2beta1
+			CRDs                    string `json:"crds,omitempty"`
+			SkipCRDs                bool   `json:"skipCRDs,omitempty"` // v2beta1
+			DisableSchemaValidation bool   `json:"disableSchemaValidation,omitempty"`
 		} `json:"install,omitempty"`
 		Values        map[string]any `json:"values,omitempty"`
 		ValuesFrom    []valuesRef    `json:"valuesFrom,omitempty"`
@@ -102,6 +106,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	out.Values, out.ValuesFrom = common.Values, common.ValuesFrom
 	out.CRDs = "Create" // Flux's default on install
 	if in := common.Install; in != nil {
+		out.DisableSchemaValidation = in.DisableSchemaValidation
 		if in.CRDs != "" {
 			out.CRDs = in.CRDs
 		} else if in.SkipCRDs {
