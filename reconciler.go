@@ -21,6 +21,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/apply/helmrelease"
 	"github.com/gitopskit/gitopskit/internal/kubeclient"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/render"
@@ -158,6 +159,9 @@ func New(opts Options) (*Reconciler, error) {
 	}
 	userEvents := opts.Apply.Events
 	applyOpts := opts.Apply
+	if applyOpts.Uninstall == nil {
+		applyOpts.Uninstall = helmrelease.Uninstall
+	}
 	applyOpts.Events = func(e apply.Event) {
 		r.onEvent(e)
 		if userEvents != nil {

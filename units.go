@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/apply/helmrelease"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/render"
 )
@@ -108,6 +109,10 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 			au.Mode, au.Err = apply.Fail, fmt.Errorf("dependsOn %s: no such unit", strings.Join(missing, ", "))
 		default:
 			au.Objects = objectsOf(u, r.opts.Ignore)
+			if rel := u.Release; rel != nil {
+				au.Release = &helmrelease.Record{Name: rel.Name, Namespace: rel.Namespace, StorageNamespace: rel.StorageNamespace,
+					MaxHistory: rel.MaxHistory, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks}
+			}
 		}
 		units = append(units, au)
 	}

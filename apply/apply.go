@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -86,6 +87,11 @@ type Options struct {
 	Events func(Event)
 	// Preinstalled lists kinds the cluster serves without a CRD in any unit.
 	Preinstalled []dag.GroupKind
+	// Uninstall removes the records of the release (Release.Ref) of a unit
+	// removed from the repository, once its objects are pruned and before
+	// its inventory is deleted; nil leaves them. helmrelease.Uninstall does
+	// it for Helm.
+	Uninstall func(ctx context.Context, kube kubernetes.Interface, ref string) error
 }
 
 // Unit is what the applier applies: a unit's rendered objects.
@@ -131,6 +137,11 @@ type Unit struct {
 	// pruned as the identity that applied it. The inventory itself is
 	// always written with the Applier's own credentials.
 	Identity string
+	// Release, when set, keeps the record of a package manager's release
+	// (Helm's, package apply/helmrelease) in step with the unit: begun
+	// after the dry run, ended with the unit's outcome; an unchanged
+	// release writes nothing.
+	Release Release
 }
 
 // Mode says what Apply does with a unit. Each mode is one thing a

@@ -68,7 +68,26 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	}
 	a.emit(Event{Type: UnitStarted, Unit: u.ID})
 	identity := u.Identity
+	// A release begun is ended however the unit ends, with a context of
+	// its own: the unit's may be what timed out.
+	var (
+		act      *actor
+		released bool
+	)
+	endRelease := func(ctx context.Context, unitErr error) error {
+		if !released {
+			return nil
+		}
+		released = false
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if err := u.Release.End(ctx, act.kube, unitErr); err != nil {
+			return fmt.Errorf("recording release %s: %w", u.Release.Ref(), err)
+		}
+		return nil
+	}
 	fail := func(err error) *UnitResult {
+		err = errors.Join(err, endRelease(ctx, err))
 		if identity != "" {
 			res.Err = fmt.Errorf("%s (acting as %s): %w", u.ID, identity, err)
 		} else {
@@ -87,7 +106,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	if err != nil {
 		return fail(err)
 	}
-	act, err := a.actorFor(identity)
+	act, err = a.actorFor(identity)
 	if err != nil {
 		return fail(err)
 	}
@@ -97,6 +116,13 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	}
 	if err := act.begin(ctx, run); err != nil {
 		return fail(err)
+	}
+	if u.Release != nil && u.Mode == Reconcile {
+		changed, err := u.Release.Begin(ctx, act.kube)
+		if err != nil {
+			return fail(fmt.Errorf("release %s: %w", u.Release.Ref(), err))
+		}
+		released = changed
 	}
 	waitFor, err := act.applySet(ctx, run, r.owners)
 	if err != nil {
@@ -113,11 +139,17 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	if err := act.prune(ctx, run, r.claims, r.owners); err != nil {
 		return fail(err)
 	}
+	if err := endRelease(ctx, nil); err != nil {
+		return fail(err)
+	}
 	if rd.Node == "" {
 		a.emit(Event{Type: UnitReady, Unit: u.ID})
 	}
 	return res
 }
+
+// releaseTimeout bounds recording how a release ended.
+const releaseTimeout = 30 * time.Second
 
 // readyUnit runs at a unit's readiness node, after the unit and every unit
 // its readiness waits for are done: it checks the health checks that name
@@ -264,6 +296,9 @@ func (a *actor) begin(ctx context.Context, run *unitRun) error {
 	}
 	run.cur = inventory.New(u.ID, entries...)
 	run.cur.Meta = inventory.Meta{Revision: u.Revision, Orphan: u.Orphan, Parent: u.Parent, Identity: run.identity}
+	if u.Release != nil {
+		run.cur.Meta.Release = u.Release.Ref()
+	}
 	if u.Mode == Remove && len(u.Objects) > 0 {
 		return errors.New("a removed unit cannot have objects")
 	}
@@ -519,6 +554,13 @@ func (a *actor) prune(ctx context.Context, run *unitRun, claims map[string]strin
 	}
 	final := inventory.New(u.ID, append(cur.Entries, keep...)...)
 	save(final)
+	// A removed unit's release records go with its last object, before
+	// its inventory, which is what names them.
+	if u.Mode == Remove && len(final.Entries) == 0 && run.old.Release != "" && a.opts.Uninstall != nil {
+		if err := a.opts.Uninstall(ctx, a.kube, run.old.Release); err != nil {
+			return fmt.Errorf("uninstalling release %s: %w", run.old.Release, err)
+		}
+	}
 	if d, ok := a.opts.Store.(inventory.Deleter); ok && u.Mode == Remove && len(final.Entries) == 0 {
 		if err := d.Delete(ctx, u.ID); err != nil {
 			return err

@@ -35,7 +35,9 @@ const (
 	// IdentityAnnotation is the user the unit was applied as, when not
 	// the applier's own.
 	IdentityAnnotation = "gitopskit.dev/identity"
-	dataKey            = "inventory.gz"
+	// ReleaseAnnotation names the package manager's release the unit is.
+	ReleaseAnnotation = "gitopskit.dev/release"
+	dataKey           = "inventory.gz"
 )
 
 // ConfigMapStore keeps each unit's inventory in a ConfigMap of one
@@ -101,6 +103,7 @@ func decode(unit string, cm *corev1.ConfigMap) (*Inventory, error) {
 	inv.Orphan = cm.Annotations[OrphanAnnotation] == "true"
 	inv.Parent = cm.Annotations[ParentAnnotation]
 	inv.Identity = cm.Annotations[IdentityAnnotation]
+	inv.Release = cm.Annotations[ReleaseAnnotation]
 	return inv, nil
 }
 
@@ -121,7 +124,7 @@ func (s *ConfigMapStore) Save(ctx context.Context, inv *Inventory) error {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.objectName(inv.Unit), Namespace: s.namespace,
 			Labels:      map[string]string{StoreLabel: s.name},
-			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision, OrphanAnnotation: strconv.FormatBool(inv.Orphan), ParentAnnotation: inv.Parent, IdentityAnnotation: inv.Identity},
+			Annotations: map[string]string{UnitAnnotation: inv.Unit, RevisionAnnotation: inv.Revision, OrphanAnnotation: strconv.FormatBool(inv.Orphan), ParentAnnotation: inv.Parent, IdentityAnnotation: inv.Identity, ReleaseAnnotation: inv.Release},
 		},
 		BinaryData: map[string][]byte{dataKey: buf.Bytes()},
 	}

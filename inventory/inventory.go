@@ -83,6 +83,10 @@ type Meta struct {
 	// Identity is the user the unit was applied as (impersonated), ""
 	// for the applier's own credentials: a removed unit is pruned as it.
 	Identity string
+	// Release names the package manager's release the unit is (e.g. a
+	// Helm release, "helm:<storage namespace>/<name>"), "" for none: a
+	// removed unit's release is uninstalled by it.
+	Release string
 }
 
 // New returns an inventory of the entries, deduplicated by ID (the last

@@ -89,7 +89,16 @@ func (c *Cache) Len() int {
 }
 
 func (r *Result) deepCopy() *Result {
+	// The release record's parts are read only; the values are copied.
 	out := &Result{Unit: r.Unit, Warnings: append([]string(nil), r.Warnings...)}
+	if r.Release != nil {
+		rel := *r.Release
+		rel.Values, _ = copyTree(rel.Values).(map[string]any)
+		out.Release = &rel
+	}
+	for _, rj := range r.Rejected {
+		out.Rejected = append(out.Rejected, RejectedUnit{Object: rj.Object.DeepCopy(), File: rj.File, Err: rj.Err})
+	}
 	for _, o := range r.Objects {
 		out.Objects = append(out.Objects, Object{Unstructured: o.DeepCopy(), Provenance: o.Provenance})
 	}
@@ -98,4 +107,25 @@ func (r *Result) deepCopy() *Result {
 			DeletePolicies: append([]string(nil), h.DeletePolicies...)})
 	}
 	return out
+}
+
+// copyTree copies the maps and slices of a tree of values; everything else
+// in it (strings, numbers, bools) is immutable and shared.
+func copyTree(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = copyTree(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = copyTree(e)
+		}
+		return out
+	default:
+		return v
+	}
 }

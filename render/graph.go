@@ -106,6 +106,8 @@ type Unit struct {
 	Objects            []Object
 	Hooks              []Hook
 	Warnings           []string
+	// Release is, for a HelmRelease, what Helm records of it.
+	Release *ReleaseInfo
 	// Err is why the unit did not render (or why its spec does not
 	// parse); BlockedBy names the failed unit it depends on, directly or
 	// not, when it was not rendered for that reason.
@@ -347,7 +349,7 @@ func (l *graphLoader) run(ctx context.Context) error {
 func (l *graphLoader) absorb(u *Unit, res *Result) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	u.Objects, u.Hooks = res.Objects, res.Hooks
+	u.Objects, u.Hooks, u.Release = res.Objects, res.Hooks, res.Release
 	u.Warnings = append(u.Warnings, res.Warnings...)
 	for _, r := range res.Rejected {
 		l.reject(r, u.ID)

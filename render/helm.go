@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/strvals"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -106,6 +109,7 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	caps := &chartutil.Capabilities{KubeVersion: *kv, APIVersions: chartutil.VersionSet(apis),
 		HelmVersion: chartutil.DefaultCapabilities.HelmVersion}
 	prov := Provenance{Unit: unit, Revision: chartArt.Revision, Chart: ch.Name() + "-" + ch.Metadata.Version, ChartDigest: chartArt.Digest}
+	userValues, _ := copyTree(values).(map[string]any)
 	out, err := renderChart(ctx, ch, values, chartRelease{
 		Name: spec.ReleaseName, Namespace: spec.Namespace, Capabilities: caps,
 		IncludeCRDs: spec.CRDs != "Skip", SkipSchemaCheck: spec.DisableSchemaValidation,
@@ -132,9 +136,66 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		}
 		seen[key] = true
 	}
+	for _, hk := range res.Hooks {
+		if hk.GetNamespace() == "" && namespaced(hk.Unstructured, objs) {
+			hk.SetNamespace(spec.Namespace)
+		}
+	}
 	res.Objects = objs
+	rel, err := releaseInfo(spec, ch, userValues, objs, res.Hooks)
+	if err != nil {
+		return fail("%w", err)
+	}
+	res.Release = rel
 	h.opts.Cache.put(key, res)
 	return res, nil
+}
+
+// releaseInfo is what Helm records of the rendered release: the manifest
+// of the templates' objects (not the CRDs of crds/ directories, which Helm
+// installs apart, nor hooks) and the hooks, each as Helm writes them.
+func releaseInfo(spec helmRelease, ch *chart.Chart, values map[string]any, objs []Object, hooks []Hook) (*ReleaseInfo, error) {
+	var b strings.Builder
+	for _, o := range objs {
+		if inCRDsDir(o.Provenance.File) {
+			continue
+		}
+		y, err := MarshalYAML(o.Object)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Provenance.File, err)
+		}
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s", o.Provenance.File, y)
+	}
+	rel := &ReleaseInfo{Name: spec.ReleaseName, Namespace: spec.Namespace, StorageNamespace: spec.StorageNamespace,
+		MaxHistory: spec.MaxHistory, Chart: ch, Values: values, Manifest: b.String()}
+	for _, h := range hooks {
+		y, err := MarshalYAML(h.Object.Object)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", h.Provenance.File, err)
+		}
+		rh := &release.Hook{Name: h.GetName(), Kind: h.GetKind(), Path: h.Provenance.File, Manifest: string(y), Weight: h.Weight}
+		for _, e := range h.Events {
+			rh.Events = append(rh.Events, release.HookEvent(e))
+		}
+		for _, p := range h.DeletePolicies {
+			rh.DeletePolicies = append(rh.DeletePolicies, release.HookDeletePolicy(p))
+		}
+		rel.Hooks = append(rel.Hooks, rh)
+	}
+	return rel, nil
+}
+
+// inCRDsDir says whether a chart file is in the crds/ directory of the
+// chart or of one of its sub-charts ("app/crds/x.yaml",
+// "app/charts/sub/crds/x.yaml").
+func inCRDsDir(file string) bool {
+	parts := strings.Split(file, "/")
+	for i := 1; i < len(parts)-1; i++ {
+		if parts[i] == "crds" && (i == 1 || parts[i-2] == "charts") {
+			return true
+		}
+	}
+	return false
 }
 
 // values merges valuesFrom (in order, each at its targetPath if any) and

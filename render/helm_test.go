@@ -372,3 +372,61 @@ func TestRenderConcurrentMixed(t *testing.T) {
 		}
 	}
 }
+
+// TestHelmReleaseInfo: a HelmRelease's render says what Helm records of
+// it: the release's name and namespaces, Flux's default history of 5, the
+// user-supplied values, a manifest of the templates' objects as Helm
+// writes it (not the CRDs of crds/, not hooks), and the hooks. A cached
+// render says the same.
+func TestHelmReleaseInfo(t *testing.T) {
+	chart := certsChart(t)
+	cache := NewCache(0)
+	hr := hrObj(t, "v2", "cert-manager", "  targetNamespace: certs\n  storageNamespace: records\n  values: {replicas: 3}\n")
+	for _, pass := range []string{"rendered", "cached"} {
+		res, err := NewHelm(HelmOptions{Cache: cache}).Render(context.Background(), chart, hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel := res.Release
+		if rel == nil {
+			t.Fatalf("%s: no release", pass)
+		}
+		if rel.Name != "certs-cert-manager" || rel.Namespace != "certs" || rel.StorageNamespace != "records" || rel.MaxHistory != 5 {
+			t.Errorf("%s: release %s/%s, records in %s, history %d", pass, rel.Namespace, rel.Name, rel.StorageNamespace, rel.MaxHistory)
+		}
+		if fmt.Sprint(rel.Values) != "map[replicas:3]" || rel.Chart.Metadata.Name != "certs" {
+			t.Errorf("%s: values %v, chart %s", pass, rel.Values, rel.Chart.Metadata.Name)
+		}
+		for _, want := range []string{"---\n# Source: certs/templates/deployment.yaml\n", "kind: Deployment", "# Source: certs/charts/sub/templates/configmap.yaml"} {
+			if !strings.Contains(rel.Manifest, want) {
+				t.Errorf("%s: the manifest lacks %q:\n%s", pass, want, rel.Manifest)
+			}
+		}
+		if strings.Contains(rel.Manifest, "CustomResourceDefinition") || strings.Contains(rel.Manifest, "startupcheck") {
+			t.Errorf("%s: the manifest holds a crds/ CRD or a hook:\n%s", pass, rel.Manifest)
+		}
+		if len(rel.Hooks) != 1 || !strings.HasSuffix(rel.Hooks[0].Name, "-startupcheck") || rel.Hooks[0].Weight != -5 || len(rel.Hooks[0].Events) != 2 {
+			t.Errorf("%s: hooks %+v", pass, rel.Hooks)
+		}
+		rel.Values["replicas"] = "changed by the caller" // must not reach the cache
+	}
+	for file, want := range map[string]bool{"app/crds/a.yaml": true, "app/charts/sub/crds/a.yaml": true, "app/charts/crds/crds/a.yaml": true,
+		"app/templates/crds/a.yaml": false, "app/charts/crds/templates/a.yaml": false, "crds/a.yaml": false} {
+		if inCRDsDir(file) != want {
+			t.Errorf("inCRDsDir(%q) = %v", file, !want)
+		}
+	}
+}
+
+// TestCacheKeepsRejected: a cached render keeps the units it rejected, so
+// a second load fails them again instead of losing them (which would make
+// them look removed).
+func TestCacheKeepsRejected(t *testing.T) {
+	c := NewCache(0)
+	rj := RejectedUnit{Object: obj(t, "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: bad, namespace: flux-system}\n"), File: "bad.yaml", Err: fmt.Errorf("duplicate key")}
+	c.put("k", &Result{Unit: "u", Rejected: []RejectedUnit{rj}})
+	got, ok := c.get("k")
+	if !ok || len(got.Rejected) != 1 || got.Rejected[0].File != "bad.yaml" || got.Rejected[0].Object.GetName() != "bad" {
+		t.Fatalf("cached result: %+v", got)
+	}
+}

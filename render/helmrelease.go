@@ -39,6 +39,11 @@ type helmRelease struct {
 	// CRDs is the install policy: Skip, Create or CreateReplace.
 	CRDs          string
 	PostRenderers []kustomizePostRenderer
+	// StorageNamespace is where Helm keeps the release's records
+	// (spec.storageNamespace, default the HelmRelease's namespace);
+	// MaxHistory how many it keeps (Flux's default, 0 for all).
+	StorageNamespace string
+	MaxHistory       int
 	// DisableSchemaValidation is spec.install.disableSchemaValidation:
 	// the values are not checked against values.schema.json.
 	DisableSchemaValidation bool
@@ -58,6 +63,8 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		typed         interface {
 			GetReleaseName() string
 			GetReleaseNamespace() string
+			GetStorageNamespace() string
+			GetMaxHistory() int
 		}
 		spec any
 	)
@@ -87,6 +94,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		return out, nil, fmt.Errorf("unsupported version %s of HelmRelease (v2, v2beta2 and v2beta1 are read)", u.GetAPIVersion())
 	}
 	out.ReleaseName, out.Namespace = typed.GetReleaseName(), typed.GetReleaseNamespace()
+	out.StorageNamespace, out.MaxHistory = typed.GetStorageNamespace(), typed.GetMaxHistory()
 	// The fields rendering needs have the same shape in every version.
 	var common struct {
 		Install *struct {

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	yamlv2 "go.yaml.in/yaml/v2"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/release"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/resource"
 )
@@ -46,6 +48,32 @@ type Result struct {
 	// Rejected are Flux units in the output that could not be read, left
 	// out of Objects; each fails alone.
 	Rejected []RejectedUnit
+	// Release is, for a HelmRelease, what Helm keeps in its release record.
+	Release *ReleaseInfo
+}
+
+// ReleaseInfo is a rendered HelmRelease as a Helm release: what Helm keeps
+// in its record of each revision, so that helm list, history, get and
+// rollback see what gitopskit applied.
+type ReleaseInfo struct {
+	// Name and Namespace are the release's.
+	Name, Namespace string
+	// StorageNamespace is where the records are kept; MaxHistory how many
+	// (0: all).
+	StorageNamespace string
+	MaxHistory       int
+	// Chart is the chart as rendered (sub-charts its conditions disabled
+	// removed). It is shared: do not change it.
+	Chart *chart.Chart
+	// Values are the values given to the chart (valuesFrom, then
+	// spec.values): Helm's user-supplied values.
+	Values map[string]any
+	// Manifest is what the chart's templates rendered, as Helm writes it:
+	// each object after "---" and a "# Source:" line, without the CRDs of
+	// crds/ directories and without hooks.
+	Manifest string
+	// Hooks are the chart's hooks as Helm records them.
+	Hooks []*release.Hook
 }
 
 // Hook is a Helm hook resource with its phases and weight.

@@ -1,0 +1,27 @@
+package apply
+
+import (
+	"context"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// Release keeps a package manager's own record of a unit that is one of
+// its releases — a Flux HelmRelease is a Helm release — so that the
+// manager's tools (helm list, history, get, rollback) see what was
+// applied. The Applier tells it when the unit is about to be applied and
+// how that ended, with a client acting as the unit's identity; package
+// apply/helmrelease implements it for Helm.
+type Release interface {
+	// Ref names the release. It is kept with the unit's inventory, so the
+	// release of a unit removed from the repository is found again
+	// (Options.Uninstall).
+	Ref() string
+	// Begin runs after the unit's dry run, before anything of it is
+	// applied. Unchanged means the manager's record already holds exactly
+	// this release: nothing is written and End is not called.
+	Begin(ctx context.Context, kube kubernetes.Interface) (changed bool, err error)
+	// End records how the unit ended: err is nil when it was applied,
+	// became healthy and was pruned.
+	End(ctx context.Context, kube kubernetes.Interface, err error) error
+}
