@@ -7,9 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	helmkube "helm.sh/helm/v3/pkg/kube"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitopskit/gitopskit"
@@ -27,7 +33,8 @@ import (
 // an unchanged reconcile writes nothing at all; maxHistory bounds the
 // revisions kept; a revision whose objects never become healthy is
 // failed while the last good one stays deployed; and the HelmRelease
-// leaving the repository removes its records with its objects.
+// leaving the repository removes its records with its objects, or marks
+// them uninstalled with uninstall.keepHistory.
 func TestHelmReleaseRecords(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -50,7 +57,9 @@ func TestHelmReleaseRecords(t *testing.T) {
 			"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: %s}\nspec: {interval: 1h, url: '%s'}\n", ns, ns, charts.URL)}
 		if withRelease {
 			files["clusters/dev/release.yaml"] = fmt.Sprintf("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: greeter, namespace: %s}\n"+
-				"spec:\n  interval: 10m\n  timeout: 3s\n  maxHistory: 2\n  chart:\n    spec: {chart: greeter, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n  values: %s\n", ns, values)
+				"spec:\n  interval: 10m\n  timeout: 3s\n  maxHistory: 2\n  chart:\n    spec: {chart: greeter, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n  values: %s\n", ns, values) +
+				fmt.Sprintf("---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: keeper, namespace: %s}\n"+
+					"spec:\n  interval: 10m\n  uninstall: {keepHistory: true}\n  chart:\n    spec: {chart: greeter, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n", ns)
 		} else {
 			files["clusters/dev/release.yaml"] = "# the release is gone\n"
 		}
@@ -72,9 +81,9 @@ func TestHelmReleaseRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	records := storage.Init(driver.NewSecrets(kube.CoreV1().Secrets(ns)))
-	history := func() map[int]release.Status {
+	history := func(name string) map[int]release.Status {
 		t.Helper()
-		hist, err := records.History("greeter")
+		hist, err := records.History(name)
 		if err != nil && err != driver.ErrReleaseNotFound {
 			t.Fatal(err)
 		}
@@ -96,7 +105,7 @@ func TestHelmReleaseRecords(t *testing.T) {
 	}
 	same := func(want map[int]release.Status) {
 		t.Helper()
-		got := history()
+		got := history("greeter")
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("revisions %v, want %v", got, want)
 		}
@@ -140,7 +149,118 @@ func TestHelmReleaseRecords(t *testing.T) {
 		t.Errorf("revision 4 says %q", failed.Info.Description)
 	}
 
+	if got := history("keeper"); fmt.Sprint(got) != fmt.Sprint(map[int]release.Status{1: release.StatusDeployed}) {
+		t.Errorf("the unchanged release beside it: %v", got)
+	}
+
 	write("", false)
 	reconcile(false)
 	same(map[int]release.Status{})
+	// uninstall.keepHistory: the records stay, the last one uninstalled.
+	if got := history("keeper"); fmt.Sprint(got) != fmt.Sprint(map[int]release.Status{1: release.StatusUninstalled}) {
+		t.Errorf("keepHistory: %v", got)
+	}
+}
+
+// TestHelmReleaseAdoption: a release installed by Helm itself (the SDK's
+// install action, as helm install runs it) is taken over by a HelmRelease
+// of the same chart: its history continues at revision 2 with revision 1
+// superseded, its objects keep their UIDs, and their fields move to
+// gitopskit's field manager.
+func TestHelmReleaseAdoption(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	chartDir := helmtest.WriteChart(t, t.TempDir(), "adoptee", "1.0.0", map[string]string{
+		"values.yaml":       "greeting: hello\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting }}\n",
+	})
+	archive := helmtest.Package(t, chartDir, t.TempDir())
+	charts := helmtest.ServeRepo(t, []string{archive}, false)
+	ns := fmt.Sprintf("adopt-%d", time.Now().UnixNano()%1000000)
+	kube, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// helm install adoptee <chart> -n <ns> --set greeting=hi, with the
+	// field manager the CLI has.
+	kubeManager := helmkube.ManagedFieldsManager
+	helmkube.ManagedFieldsManager = "helm"
+	defer func() { helmkube.ManagedFieldsManager = kubeManager }()
+	getter := genericclioptions.NewConfigFlags(false)
+	getter.KubeConfig, getter.Namespace = &env.Kubeconfig, &ns
+	helmCfg := &action.Configuration{}
+	if err := helmCfg.Init(getter, ns, "secret", func(string, ...any) {}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := loader.Load(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := action.NewInstall(helmCfg)
+	install.ReleaseName, install.Namespace = "adoptee", ns
+	if _, err := install.RunWithContext(ctx, ch, map[string]any{"greeting": "hi"}); err != nil {
+		t.Fatalf("helm install: %v", err)
+	}
+	before, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "adoptee", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	testfs.Write(t, dir, map[string]string{"clusters/dev/release.yaml": fmt.Sprintf(
+		"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: %s}\nspec: {interval: 1h, url: '%s'}\n---\n"+
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: adoptee, namespace: %s}\n"+
+			"spec:\n  interval: 10m\n  chart:\n    spec: {chart: adoptee, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n  values: {greeting: hi}\n", ns, charts.URL, ns)})
+	r, err := gitopskit.New(gitopskit.Options{Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: env.Config,
+		Load: render.LoadOptions{CacheDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Reconcile(ctx)
+	if err != nil || res.Err() != nil {
+		t.Fatal(err, res.Err())
+	}
+
+	hist, err := helmCfg.Releases.History("adoptee")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]release.Status{}
+	for _, h := range hist {
+		got[h.Version] = h.Info.Status
+	}
+	if fmt.Sprint(got) != fmt.Sprint(map[int]release.Status{1: release.StatusSuperseded, 2: release.StatusDeployed}) {
+		t.Errorf("history after the takeover: %v", got)
+	}
+	after, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "adoptee", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.UID != before.UID {
+		t.Errorf("the ConfigMap was recreated: UID %s, then %s", before.UID, after.UID)
+	}
+	owner := ""
+	for _, mf := range after.ManagedFields {
+		if mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), `"f:greeting"`) {
+			owner += mf.Manager + " "
+		}
+	}
+	if strings.TrimSpace(owner) != "gitopskit" {
+		t.Errorf("data.greeting is managed by %q, want gitopskit alone", owner)
+	}
+	if after.Labels["app.kubernetes.io/managed-by"] != "Helm" || after.Annotations["meta.helm.sh/release-name"] != "adoptee" {
+		t.Errorf("Helm's ownership metadata is gone: %v %v", after.Labels, after.Annotations)
+	}
+
+	// The Helm SDK still takes the release as its own: an upgrade works.
+	upgrade := action.NewUpgrade(helmCfg)
+	upgrade.Namespace = ns
+	if _, err := upgrade.RunWithContext(ctx, "adoptee", ch, map[string]any{"greeting": "from helm"}); err != nil {
+		t.Errorf("helm upgrade after the takeover: %v", err)
+	}
 }

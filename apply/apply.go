@@ -137,6 +137,13 @@ type Unit struct {
 	// pruned as the identity that applied it. The inventory itself is
 	// always written with the Applier's own credentials.
 	Identity string
+	// TakeOverFrom lists the field managers the unit takes its objects
+	// over from — a previous owner that applied the same fields, such as
+	// Helm or Flux's helm-controller for a release gitopskit now applies
+	// (helmrelease.PreviousOwners). Their managedFields entries are removed
+	// once the unit's objects are applied, so gitopskit alone owns the
+	// fields it sets; an object without them costs no request.
+	TakeOverFrom []FieldManager
 	// Release, when set, keeps the record of a package manager's release
 	// (Helm's, package apply/helmrelease) in step with the unit: begun
 	// after the dry run, ended with the unit's outcome; an unchanged

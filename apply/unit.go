@@ -13,6 +13,7 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/validation/path"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -365,7 +366,17 @@ func (a *actor) applySet(ctx context.Context, run *unitRun, owners *owners) (obj
 		index[dag.RefOf(run.objs[i])] = i
 	}
 	if len(staged) > 0 {
-		cs, err := a.rm.ApplyAllStaged(ctx, staged, ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: waitInterval, WaitTimeout: run.timeout})
+		opts := ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, WaitInterval: waitInterval, WaitTimeout: run.timeout}
+		for _, fm := range run.u.TakeOverFrom {
+			ops := []metav1.ManagedFieldsOperationType{metav1.ManagedFieldsOperationType(fm.Operation)}
+			if fm.Operation == "" {
+				ops = []metav1.ManagedFieldsOperationType{metav1.ManagedFieldsOperationApply, metav1.ManagedFieldsOperationUpdate}
+			}
+			for _, op := range ops {
+				opts.Cleanup.FieldManagers = append(opts.Cleanup.FieldManagers, ssa.FieldManager{Name: fm.Name, OperationType: op})
+			}
+		}
+		cs, err := a.rm.ApplyAllStaged(ctx, staged, opts)
 		if cs != nil {
 			for _, e := range cs.Entries {
 				if i, ok := index[metaRef(e.ObjMetadata)]; ok {
@@ -403,6 +414,11 @@ func (a *actor) applySet(ctx context.Context, run *unitRun, owners *owners) (obj
 		}
 		if err != nil {
 			return nil, err
+		}
+		for _, r := range out {
+			if err := a.dropManagers(ctx, r.obj, run.u.TakeOverFrom); err != nil {
+				return nil, fmt.Errorf("%s: taking the fields over: %w", dag.RefOf(r.obj), err)
+			}
 		}
 	}
 	return waitFor, nil

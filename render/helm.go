@@ -147,9 +147,36 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		return fail("%w", err)
 	}
 	res.Release = rel
+	// What Helm marks every object of a release with (not the CRDs of
+	// crds/, nor hooks), so the Helm CLI takes the objects as the
+	// release's: helm upgrade and rollback refuse objects without it.
+	for _, o := range objs {
+		if inCRDsDir(o.Provenance.File) {
+			continue
+		}
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[helmManagedByLabel] = "Helm"
+		o.SetLabels(labels)
+		ann := o.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[helmReleaseNameAnnotation], ann[helmReleaseNamespaceAnnotation] = spec.ReleaseName, spec.Namespace
+		o.SetAnnotations(ann)
+	}
 	h.opts.Cache.put(key, res)
 	return res, nil
 }
+
+// The ownership metadata Helm puts on a release's objects.
+const (
+	helmManagedByLabel             = "app.kubernetes.io/managed-by"
+	helmReleaseNameAnnotation      = "meta.helm.sh/release-name"
+	helmReleaseNamespaceAnnotation = "meta.helm.sh/release-namespace"
+)
 
 // releaseInfo is what Helm records of the rendered release: the manifest
 // of the templates' objects (not the CRDs of crds/ directories, which Helm
@@ -167,7 +194,7 @@ func releaseInfo(spec helmRelease, ch *chart.Chart, values map[string]any, objs 
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s", o.Provenance.File, y)
 	}
 	rel := &ReleaseInfo{Name: spec.ReleaseName, Namespace: spec.Namespace, StorageNamespace: spec.StorageNamespace,
-		MaxHistory: spec.MaxHistory, Chart: ch, Values: values, Manifest: b.String()}
+		MaxHistory: spec.MaxHistory, KeepHistory: spec.KeepHistory, Chart: ch, Values: values, Manifest: b.String()}
 	for _, h := range hooks {
 		y, err := MarshalYAML(h.Object.Object)
 		if err != nil {

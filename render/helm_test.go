@@ -376,8 +376,8 @@ func TestRenderConcurrentMixed(t *testing.T) {
 // TestHelmReleaseInfo: a HelmRelease's render says what Helm records of
 // it: the release's name and namespaces, Flux's default history of 5, the
 // user-supplied values, a manifest of the templates' objects as Helm
-// writes it (not the CRDs of crds/, not hooks), and the hooks. A cached
-// render says the same.
+// writes it (not the CRDs of crds/, not hooks), and the hooks; its
+// objects carry Helm's ownership metadata. A cached render says the same.
 func TestHelmReleaseInfo(t *testing.T) {
 	chart := certsChart(t)
 	cache := NewCache(0)
@@ -407,6 +407,14 @@ func TestHelmReleaseInfo(t *testing.T) {
 		}
 		if len(rel.Hooks) != 1 || !strings.HasSuffix(rel.Hooks[0].Name, "-startupcheck") || rel.Hooks[0].Weight != -5 || len(rel.Hooks[0].Events) != 2 {
 			t.Errorf("%s: hooks %+v", pass, rel.Hooks)
+		}
+		for _, o := range res.Objects {
+			crd := o.GetKind() == "CustomResourceDefinition"
+			marked := o.GetLabels()["app.kubernetes.io/managed-by"] == "Helm" && o.GetAnnotations()["meta.helm.sh/release-name"] == rel.Name &&
+				o.GetAnnotations()["meta.helm.sh/release-namespace"] == "certs"
+			if marked == crd {
+				t.Errorf("%s: %s: Helm's ownership metadata %v (a crds/ CRD has none, every other object has it)", pass, objectKey(o.Unstructured), marked)
+			}
 		}
 		rel.Values["replicas"] = "changed by the caller" // must not reach the cache
 	}

@@ -44,6 +44,9 @@ type helmRelease struct {
 	// MaxHistory how many it keeps (Flux's default, 0 for all).
 	StorageNamespace string
 	MaxHistory       int
+	// KeepHistory is spec.uninstall.keepHistory: the records stay, marked
+	// uninstalled, when the release is removed.
+	KeepHistory bool
 	// DisableSchemaValidation is spec.install.disableSchemaValidation:
 	// the values are not checked against values.schema.json.
 	DisableSchemaValidation bool
@@ -102,6 +105,9 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 			SkipCRDs                bool   `json:"skipCRDs,omitempty"` // v2beta1
 			DisableSchemaValidation bool   `json:"disableSchemaValidation,omitempty"`
 		} `json:"install,omitempty"`
+		Uninstall *struct {
+			KeepHistory bool `json:"keepHistory,omitempty"`
+		} `json:"uninstall,omitempty"`
 		Values        map[string]any `json:"values,omitempty"`
 		ValuesFrom    []valuesRef    `json:"valuesFrom,omitempty"`
 		PostRenderers []struct {
@@ -112,6 +118,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		return out, nil, err
 	}
 	out.Values, out.ValuesFrom = common.Values, common.ValuesFrom
+	out.KeepHistory = common.Uninstall != nil && common.Uninstall.KeepHistory
 	out.CRDs = "Create" // Flux's default on install
 	if in := common.Install; in != nil {
 		out.DisableSchemaValidation = in.DisableSchemaValidation

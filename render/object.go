@@ -62,6 +62,9 @@ type ReleaseInfo struct {
 	// (0: all).
 	StorageNamespace string
 	MaxHistory       int
+	// KeepHistory keeps the records, marked uninstalled, when the release
+	// is removed.
+	KeepHistory bool
 	// Chart is the chart as rendered (sub-charts its conditions disabled
 	// removed). It is shared: do not change it.
 	Chart *chart.Chart

@@ -29,6 +29,12 @@ import (
 	"github.com/gitopskit/gitopskit/apply"
 )
 
+// PreviousOwners are the field managers of those that apply Helm releases
+// — the Helm CLI ("helm") and Flux's helm-controller — for
+// apply.Unit.TakeOverFrom: a release installed by either is taken over
+// with its objects' fields, not shared with them.
+var PreviousOwners = []apply.FieldManager{{Name: "helm"}, {Name: "helm-controller"}}
+
 // Record is one release as gitopskit applies it; it is an apply.Release.
 type Record struct {
 	// Name and Namespace are the release's; StorageNamespace is where its
@@ -36,6 +42,9 @@ type Record struct {
 	Name, Namespace, StorageNamespace string
 	// MaxHistory is how many revisions are kept; 0 keeps all.
 	MaxHistory int
+	// KeepHistory keeps the records when the release is removed (Helm's
+	// uninstall --keep-history): the last revision is marked uninstalled.
+	KeepHistory bool
 	// Chart, Values, Manifest and Hooks are what the revision records:
 	// the chart as rendered, the user-supplied values, the templates'
 	// objects as Helm writes them, and the hooks.
@@ -52,11 +61,22 @@ type Record struct {
 
 var _ apply.Release = (*Record)(nil)
 
-// refPrefix marks a Helm release in an inventory.
-const refPrefix = "helm:"
+// refPrefix marks a Helm release in an inventory; keepHistorySuffix one
+// whose records stay when it is removed.
+const (
+	refPrefix         = "helm:"
+	keepHistorySuffix = ";keep-history"
+)
 
-// Ref is "helm:<storage namespace>/<name>".
-func (r *Record) Ref() string { return refPrefix + r.storageNamespace() + "/" + r.Name }
+// Ref is "helm:<storage namespace>/<name>", with ";keep-history" when the
+// records are to stay after the release is removed.
+func (r *Record) Ref() string {
+	ref := refPrefix + r.storageNamespace() + "/" + r.Name
+	if r.KeepHistory {
+		ref += keepHistorySuffix
+	}
+	return ref
+}
 
 func (r *Record) storageNamespace() string {
 	if r.StorageNamespace != "" {
@@ -192,12 +212,15 @@ func firstDeployed(history []*release.Release, now time.Time) helmtime.Time {
 }
 
 // Uninstall removes every record of the release ref names (an
-// apply.Options.Uninstall). A ref that is not a Helm release's is left.
+// apply.Options.Uninstall), or, for a release that keeps its history,
+// marks its last revision uninstalled. A ref that is not a Helm release's
+// is left.
 func Uninstall(ctx context.Context, kube kubernetes.Interface, ref string) error {
 	rest, ok := strings.CutPrefix(ref, refPrefix)
 	if !ok {
 		return nil
 	}
+	rest, keep := strings.CutSuffix(rest, keepHistorySuffix)
 	namespace, name, ok := strings.Cut(rest, "/")
 	if !ok || namespace == "" || name == "" {
 		return fmt.Errorf("%q does not name a Helm release", ref)
@@ -209,6 +232,20 @@ func Uninstall(ctx context.Context, kube kubernetes.Interface, ref string) error
 	}
 	if err != nil {
 		return err
+	}
+	if keep {
+		var last *release.Release
+		for _, h := range history {
+			if last == nil || h.Version > last.Version {
+				last = h
+			}
+		}
+		if last.Info.Status == release.StatusUninstalled {
+			return nil
+		}
+		last.Info.Deleted = helmtime.Now()
+		last.SetStatus(release.StatusUninstalled, "Uninstallation complete")
+		return s.Update(last)
 	}
 	for _, h := range history {
 		if _, err := s.Delete(name, h.Version); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
