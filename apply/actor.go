@@ -6,6 +6,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -26,9 +27,9 @@ type actor struct {
 	client   client.Client
 	rm       *ssa.ResourceManager
 	identity string // "" for the Applier's own credentials
-	// kube is a typed client for the same identity, for what keeps its own
-	// records (Release).
-	kube kubernetes.Interface
+	// clients reach the cluster as the same identity, for what keeps its
+	// own records (Release).
+	clients Clients
 }
 
 // actorFor returns the actor for identity, made once per Applier.
@@ -66,10 +67,14 @@ func (a *Applier) newActor(cfg *rest.Config, identity string) (*actor, error) {
 	if err != nil {
 		return nil, err
 	}
+	meta, err := metadata.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, err
+	}
 	poller := polling.NewStatusPoller(c, a.mapper, polling.Options{})
 	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: a.opts.FieldManager, Group: "gitopskit.dev"})
 	// ssa applies one object at a time by default; CRDs and Namespaces go
 	// through it, so let them go in parallel too.
 	rm.SetConcurrency(objectConcurrency)
-	return &actor{Applier: a, client: c, rm: rm, identity: identity, kube: kube}, nil
+	return &actor{Applier: a, client: c, rm: rm, identity: identity, clients: Clients{Kube: kube, Metadata: meta}}, nil
 }

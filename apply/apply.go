@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -91,7 +90,7 @@ type Options struct {
 	// removed from the repository, once its objects are pruned and before
 	// its inventory is deleted; nil leaves them. helmrelease.Uninstall does
 	// it for Helm.
-	Uninstall func(ctx context.Context, kube kubernetes.Interface, ref string) error
+	Uninstall func(ctx context.Context, c Clients, ref string) error
 }
 
 // Unit is what the applier applies: a unit's rendered objects.

@@ -4,7 +4,15 @@ import (
 	"context"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 )
+
+// Clients reach the cluster as the unit's identity, for a Release: a typed
+// client, and a metadata-only one to read many objects' labels cheaply.
+type Clients struct {
+	Kube     kubernetes.Interface
+	Metadata metadata.Interface
+}
 
 // Release keeps a package manager's own record of a unit that is one of
 // its releases — a Flux HelmRelease is a Helm release — so that the
@@ -20,8 +28,8 @@ type Release interface {
 	// Begin runs after the unit's dry run, before anything of it is
 	// applied. Unchanged means the manager's record already holds exactly
 	// this release: nothing is written and End is not called.
-	Begin(ctx context.Context, kube kubernetes.Interface) (changed bool, err error)
+	Begin(ctx context.Context, c Clients) (changed bool, err error)
 	// End records how the unit ended: err is nil when it was applied,
 	// became healthy and was pruned.
-	End(ctx context.Context, kube kubernetes.Interface, err error) error
+	End(ctx context.Context, c Clients, err error) error
 }

@@ -82,7 +82,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 		released = false
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 		defer cancel()
-		if err := u.Release.End(ctx, act.kube, unitErr); err != nil {
+		if err := u.Release.End(ctx, act.clients, unitErr); err != nil {
 			return fmt.Errorf("recording release %s: %w", u.Release.Ref(), err)
 		}
 		return nil
@@ -119,7 +119,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 		return fail(err)
 	}
 	if u.Release != nil && u.Mode == Reconcile {
-		changed, err := u.Release.Begin(ctx, act.kube)
+		changed, err := u.Release.Begin(ctx, act.clients)
 		if err != nil {
 			return fail(fmt.Errorf("release %s: %w", u.Release.Ref(), err))
 		}
@@ -573,7 +573,7 @@ func (a *actor) prune(ctx context.Context, run *unitRun, claims map[string]strin
 	// A removed unit's release records go with its last object, before
 	// its inventory, which is what names them.
 	if u.Mode == Remove && len(final.Entries) == 0 && run.old.Release != "" && a.opts.Uninstall != nil {
-		if err := a.opts.Uninstall(ctx, a.kube, run.old.Release); err != nil {
+		if err := a.opts.Uninstall(ctx, a.clients, run.old.Release); err != nil {
 			return fmt.Errorf("uninstalling release %s: %w", run.old.Release, err)
 		}
 	}

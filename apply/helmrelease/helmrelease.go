@@ -7,15 +7,19 @@
 // Each applied change is a new revision: pending-install or
 // pending-upgrade before its objects are applied, then deployed (the
 // revision before it superseded) or failed. An unchanged release writes
-// nothing. At most MaxHistory revisions are kept. A release removed from
+// nothing and decodes no record: each record gitopskit writes carries a
+// digest of its contents in a label (DigestLabel). At most MaxHistory revisions are kept. A release removed from
 // the repository has its records removed with its objects (Uninstall).
 package helmrelease
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +28,9 @@ import (
 	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	helmtime "helm.sh/helm/v3/pkg/time"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitopskit/gitopskit/apply"
@@ -101,13 +108,60 @@ func storageOf(kube kubernetes.Interface, namespace string, maxHistory int) *sto
 	return s
 }
 
+// DigestLabel is the label on each record gitopskit writes that digests
+// what the revision holds (chart, values, manifest, hooks), so an
+// unchanged release is recognised from the records' labels alone, without
+// decoding a record (which holds the whole chart).
+const DigestLabel = "gitopskit.dev/release-digest"
+
+// digest is the DigestLabel value of this release (a label value holds at
+// most 63 characters: 40 hex digits of a SHA-256).
+func (r *Record) digest() (string, error) {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	name, version := "", ""
+	if r.Chart != nil && r.Chart.Metadata != nil {
+		name, version = r.Chart.Metadata.Name, r.Chart.Metadata.Version
+	}
+	for _, part := range []any{name, version, r.Values, r.Manifest, r.Hooks} {
+		if err := enc.Encode(part); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:40], nil
+}
+
+var secretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+
 // Begin writes the new revision as pending, unless the last revision is
-// deployed with this chart version, these values and this manifest.
-func (r *Record) Begin(ctx context.Context, kube kubernetes.Interface) (bool, error) {
-	s := storageOf(kube, r.storageNamespace(), r.MaxHistory)
-	history, err := s.History(r.Name)
-	if err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
-		return false, fmt.Errorf("reading the release's history: %w", err)
+// deployed and holds exactly this release — told from the records' labels,
+// with one metadata-only list and no record decoded.
+func (r *Record) Begin(ctx context.Context, c apply.Clients) (bool, error) {
+	digest, err := r.digest()
+	if err != nil {
+		return false, fmt.Errorf("digesting the release: %w", err)
+	}
+	metas, err := c.Metadata.Resource(secretsResource).Namespace(r.storageNamespace()).List(ctx,
+		metav1.ListOptions{LabelSelector: labels.Set{"owner": "helm", "name": r.Name}.String()})
+	if err != nil {
+		return false, fmt.Errorf("listing the release's records: %w", err)
+	}
+	latest, latestVersion := map[string]string(nil), -1
+	for _, m := range metas.Items {
+		if v, err := strconv.Atoi(m.Labels["version"]); err == nil && v > latestVersion {
+			latest, latestVersion = m.Labels, v
+		}
+	}
+	if latest != nil && latest["status"] == string(release.StatusDeployed) && latest[DigestLabel] == digest {
+		return false, nil
+	}
+
+	s := storageOf(c.Kube, r.storageNamespace(), r.MaxHistory)
+	var history []*release.Release
+	if latest != nil {
+		if history, err = s.History(r.Name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+			return false, fmt.Errorf("reading the release's history: %w", err)
+		}
 	}
 	var last, deployed *release.Release
 	for _, h := range history {
@@ -118,13 +172,10 @@ func (r *Record) Begin(ctx context.Context, kube kubernetes.Interface) (bool, er
 			deployed = h
 		}
 	}
-	if last != nil && last == deployed && r.same(last) {
-		return false, nil
-	}
 	now := r.now()
 	rel := &release.Release{
 		Name: r.Name, Namespace: r.Namespace, Version: 1, Chart: r.Chart, Config: r.Values,
-		Manifest: r.Manifest, Hooks: r.Hooks,
+		Manifest: r.Manifest, Hooks: r.Hooks, Labels: map[string]string{DigestLabel: digest},
 		Info: &release.Info{FirstDeployed: helmtime.Time{Time: now}, LastDeployed: helmtime.Time{Time: now}, Status: release.StatusPendingInstall, Description: "Install underway"},
 	}
 	if last != nil {
@@ -143,12 +194,12 @@ func (r *Record) Begin(ctx context.Context, kube kubernetes.Interface) (bool, er
 
 // End marks the revision deployed (and the one it replaces superseded)
 // or failed.
-func (r *Record) End(ctx context.Context, kube kubernetes.Interface, unitErr error) error {
+func (r *Record) End(ctx context.Context, c apply.Clients, unitErr error) error {
 	rel := r.current
 	if rel == nil {
 		return errors.New("End without Begin")
 	}
-	s := storageOf(kube, r.storageNamespace(), r.MaxHistory)
+	s := storageOf(c.Kube, r.storageNamespace(), r.MaxHistory)
 	upgrade := rel.Info.Status == release.StatusPendingUpgrade
 	rel.Info.LastDeployed = helmtime.Time{Time: r.now()}
 	switch {
@@ -174,33 +225,6 @@ func (r *Record) End(ctx context.Context, kube kubernetes.Interface, unitErr err
 	return nil
 }
 
-// same says whether a stored revision holds this chart version, these
-// values and this manifest.
-func (r *Record) same(rel *release.Release) bool {
-	if rel.Chart == nil || rel.Chart.Metadata == nil || r.Chart == nil || r.Chart.Metadata == nil ||
-		rel.Chart.Metadata.Name != r.Chart.Metadata.Name || rel.Chart.Metadata.Version != r.Chart.Metadata.Version {
-		return false
-	}
-	if rel.Manifest != r.Manifest {
-		return false
-	}
-	// The stored values went through JSON; compare them as JSON.
-	a, err1 := json.Marshal(rel.Config)
-	b, err2 := json.Marshal(r.Values)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return normalJSON(a) == normalJSON(b)
-}
-
-// normalJSON treats an empty map and no map alike.
-func normalJSON(b []byte) string {
-	if s := string(b); s != "null" {
-		return s
-	}
-	return "{}"
-}
-
 func firstDeployed(history []*release.Release, now time.Time) helmtime.Time {
 	first := helmtime.Time{Time: now}
 	for _, h := range history {
@@ -215,7 +239,7 @@ func firstDeployed(history []*release.Release, now time.Time) helmtime.Time {
 // apply.Options.Uninstall), or, for a release that keeps its history,
 // marks its last revision uninstalled. A ref that is not a Helm release's
 // is left.
-func Uninstall(ctx context.Context, kube kubernetes.Interface, ref string) error {
+func Uninstall(ctx context.Context, c apply.Clients, ref string) error {
 	rest, ok := strings.CutPrefix(ref, refPrefix)
 	if !ok {
 		return nil
@@ -225,7 +249,7 @@ func Uninstall(ctx context.Context, kube kubernetes.Interface, ref string) error
 	if !ok || namespace == "" || name == "" {
 		return fmt.Errorf("%q does not name a Helm release", ref)
 	}
-	s := storageOf(kube, namespace, 0)
+	s := storageOf(c.Kube, namespace, 0)
 	history, err := s.History(name)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil
