@@ -30,7 +30,9 @@ import (
 // records Helm keeps, read back with the Helm SDK's storage (what helm
 // history, helm get values and helm get manifest read): revision 1
 // deployed; a values change makes revision 2 deployed and 1 superseded;
-// an unchanged reconcile writes nothing at all; maxHistory bounds the
+// the chart sees .Release.IsInstall and .Release.Revision as Helm would
+// give them; an unchanged reconcile writes nothing at all, also after a
+// restart; maxHistory bounds the
 // revisions kept; a revision whose objects never become healthy is
 // failed while the last good one stays deployed; and the HelmRelease
 // leaving the repository removes its records with its objects, or marks
@@ -40,8 +42,9 @@ func TestHelmReleaseRecords(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	chartDir := helmtest.WriteChart(t, t.TempDir(), "greeter", "1.0.0", map[string]string{
-		"values.yaml":       "greeting: hello\nbroken: false\n",
-		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting }}\n",
+		"values.yaml": "greeting: hello\nbroken: false\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting }}\n" +
+			"  install: {{ .Release.IsInstall | quote }}\n  revision: {{ .Release.Revision | quote }}\n",
 		// A Deployment that never becomes available (no workload runs on
 		// this control plane for it): the revision that renders it fails.
 		"templates/deploy.yaml": "{{- if .Values.broken }}\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n" +
@@ -123,16 +126,43 @@ func TestHelmReleaseRecords(t *testing.T) {
 		t.Errorf("revision 1: values %v, chart %s, manifest:\n%s", rel.Config, rel.Chart.Metadata.Version, rel.Manifest)
 	}
 
+	rendered := func(want string) {
+		t.Helper()
+		cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "greeter", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cm.Data["install"] + " " + cm.Data["revision"]; got != want {
+			t.Errorf(".Release.IsInstall .Release.Revision = %s, want %s", got, want)
+		}
+	}
+	rendered("true 1")
+
 	write("{greeting: hey}", true)
 	reconcile(false)
 	same(map[int]release.Status{1: release.StatusSuperseded, 2: release.StatusDeployed})
+	rendered("false 2")
 
 	counter.Take()
 	reconcile(false)
 	if w := counter.Take(); len(w) != 0 {
 		t.Errorf("the unchanged reconcile wrote: %s", strings.Join(w, "; "))
 	}
+	// A new Reconciler (a restart: nothing cached) renders the release as
+	// its deployed revision 2 again, and so writes nothing either.
+	restarted, err := gitopskit.New(gitopskit.Options{Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: cfg,
+		Load: render.LoadOptions{CacheDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := restarted.Reconcile(ctx); err != nil || res.Err() != nil {
+		t.Fatal(err, res.Err())
+	}
+	if w := counter.Take(); len(w) != 0 {
+		t.Errorf("the restarted unchanged reconcile wrote: %s", strings.Join(w, "; "))
+	}
 	same(map[int]release.Status{1: release.StatusSuperseded, 2: release.StatusDeployed})
+	rendered("false 2")
 
 	write("{greeting: hallo}", true)
 	reconcile(false)

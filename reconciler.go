@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -178,6 +179,15 @@ func New(opts Options) (*Reconciler, error) {
 		r.opts.Load.Values = chainValues{opts.Load.Values, clusterValues{cs}}
 	} else {
 		r.opts.Load.Values = clusterValues{cs}
+	}
+	// Charts render as the install or upgrade the cluster's Helm records
+	// call for.
+	if r.opts.Load.Releases == nil {
+		meta, err := metadata.NewForConfig(opts.Config)
+		if err != nil {
+			return nil, err
+		}
+		r.opts.Load.Releases = helmrelease.History{Metadata: meta}
 	}
 	if applyOpts.Store == nil {
 		applyOpts.Store = &lazyNamespaceStore{
@@ -431,8 +441,13 @@ func (s *lazyNamespaceStore) ensureNamespace(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}
-	_, err := s.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "gitopskit"})
+	// Read first: a Reconciler starting against a cluster that has the
+	// namespace makes no write for it.
+	_, err := s.client.CoreV1().Namespaces().Get(ctx, DefaultNamespace, metav1.GetOptions{})
+	if err != nil { // not found, or not readable by these credentials: create it
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}
+		_, err = s.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "gitopskit"})
+	}
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s for inventories: %w", DefaultNamespace, err)
 	}

@@ -112,7 +112,8 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 			if rel := u.Release; rel != nil {
 				au.TakeOverFrom = helmrelease.PreviousOwners
 				au.Release = &helmrelease.Record{Name: rel.Name, Namespace: rel.Namespace, StorageNamespace: rel.StorageNamespace,
-					MaxHistory: rel.MaxHistory, KeepHistory: rel.KeepHistory, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks}
+					MaxHistory: rel.MaxHistory, KeepHistory: rel.KeepHistory, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks,
+					ConfigDigest: rel.ConfigDigest}
 			}
 		}
 		units = append(units, au)

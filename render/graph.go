@@ -39,6 +39,11 @@ type LoadOptions struct {
 	// Values supplies ConfigMaps and Secrets that substituteFrom and
 	// valuesFrom name and that no unit renders (e.g. created out of band).
 	Values ValueSource
+	// Releases, when set, tells what the cluster records of each Helm
+	// release, so charts render as the install or upgrade (and revision)
+	// Helm would render there; nil renders every release as a first
+	// install (HelmOptions.Releases).
+	Releases ReleaseHistory
 	// StrictSubstitution makes a postBuild ${var} with no value and no
 	// default an error on its unit, as kustomize-controller's
 	// --feature-gates=StrictPostBuildSubstitutions does.

@@ -50,7 +50,7 @@ func (l *graphLoader) render(ctx context.Context, u *Unit, apiVersions []string,
 		if art, err = l.chartArtifact(ctx, u.Object, final, &sourceWarnings); err != nil {
 			return nil, err
 		}
-		h := NewHelm(HelmOptions{Values: values, Cache: l.opts.Cache, Mirrors: l.opts.Mirrors, KubeVersion: l.opts.KubeVersion, ClusterAPIVersions: l.opts.APIVersions, APIVersions: apiVersions, IgnoreUnimplemented: l.opts.IgnoreUnimplemented})
+		h := NewHelm(HelmOptions{Values: values, Cache: l.opts.Cache, Mirrors: l.opts.Mirrors, Releases: l.opts.Releases, KubeVersion: l.opts.KubeVersion, ClusterAPIVersions: l.opts.APIVersions, APIVersions: apiVersions, IgnoreUnimplemented: l.opts.IgnoreUnimplemented})
 		res, err = h.Render(ctx, art, u.Object)
 	default:
 		return nil, fmt.Errorf("%s: not a Flux Kustomization or HelmRelease", u.ID)

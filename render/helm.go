@@ -38,6 +38,10 @@ type HelmOptions struct {
 	// Values resolves valuesFrom references. Nil means every reference is
 	// missing (an error unless it is optional).
 	Values ValueSource
+	// Releases, when set, tells what the cluster records of each release,
+	// so it renders as an install or an upgrade at the right revision, as
+	// Helm would; nil renders every release as a first install.
+	Releases ReleaseHistory
 	// Mirrors rewrite the URLs of the documents a chart's
 	// values.schema.json refers to ($ref); a reference no mirror maps is
 	// an error, as gitopskit fetches nothing from the network but sources.
@@ -90,7 +94,16 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		kubeVersion = DefaultKubeVersion
 	}
 	apis := capabilityAPIs(h.opts.ClusterAPIVersions, h.opts.APIVersions)
-	key := cacheKey("helm", chartArt.Digest, chartArt.Revision, unit, hr.Object["spec"], values, kubeVersion, apis, h.opts.Mirrors)
+	config := configDigest(chartArt.Digest, values)
+	revision, upgrade := 1, false
+	if h.opts.Releases != nil {
+		revs, err := h.opts.Releases.Revisions(ctx, spec.StorageNamespace, spec.ReleaseName)
+		if err != nil {
+			return fail("release %s/%s: %w", spec.StorageNamespace, spec.ReleaseName, err)
+		}
+		revision, upgrade = revisionFor(revs, config)
+	}
+	key := cacheKey("helm", chartArt.Digest, chartArt.Revision, unit, hr.Object["spec"], values, kubeVersion, apis, h.opts.Mirrors, revision, upgrade)
 	if res, ok := h.opts.Cache.get(key); ok {
 		return res, nil
 	}
@@ -111,7 +124,7 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	prov := Provenance{Unit: unit, Revision: chartArt.Revision, Chart: ch.Name() + "-" + ch.Metadata.Version, ChartDigest: chartArt.Digest}
 	userValues, _ := copyTree(values).(map[string]any)
 	out, err := renderChart(ctx, ch, values, chartRelease{
-		Name: spec.ReleaseName, Namespace: spec.Namespace, Capabilities: caps,
+		Name: spec.ReleaseName, Namespace: spec.Namespace, Capabilities: caps, Revision: revision, IsUpgrade: upgrade,
 		IncludeCRDs: spec.CRDs != "Skip", SkipSchemaCheck: spec.DisableSchemaValidation,
 		Mirrors: h.opts.Mirrors, Provenance: prov,
 	})
@@ -146,6 +159,7 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	if err != nil {
 		return fail("%w", err)
 	}
+	rel.ConfigDigest, rel.Revision, rel.IsUpgrade = config, revision, upgrade
 	res.Release = rel
 	// What Helm marks every object of a release with (not the CRDs of
 	// crds/, nor hooks), so the Helm CLI takes the objects as the

@@ -77,6 +77,12 @@ type ReleaseInfo struct {
 	Manifest string
 	// Hooks are the chart's hooks as Helm records them.
 	Hooks []*release.Hook
+	// Revision and IsUpgrade are what the chart was rendered as
+	// (.Release.Revision, .Release.IsUpgrade); ConfigDigest is the
+	// ConfigDigestLabel its record carries.
+	Revision     int
+	IsUpgrade    bool
+	ConfigDigest string
 }
 
 // Hook is a Helm hook resource with its phases and weight.

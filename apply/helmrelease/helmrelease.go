@@ -32,8 +32,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/render"
 )
 
 // PreviousOwners are the field managers of those that apply Helm releases
@@ -59,6 +61,9 @@ type Record struct {
 	Values   map[string]any
 	Manifest string
 	Hooks    []*release.Hook
+	// ConfigDigest is render.ReleaseInfo's: recorded so that the next
+	// render knows whether it renders this revision again.
+	ConfigDigest string
 
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
@@ -133,6 +138,53 @@ func (r *Record) digest() (string, error) {
 
 var secretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
+// records is what the labels of a release's records say.
+type records struct {
+	latest, deployed               map[string]string
+	latestVersion, deployedVersion int
+}
+
+// listRecords reads the labels of a release's records, with one
+// metadata-only list.
+func listRecords(ctx context.Context, meta metadata.Interface, namespace, name string) (records, error) {
+	metas, err := meta.Resource(secretsResource).Namespace(namespace).List(ctx,
+		metav1.ListOptions{LabelSelector: labels.Set{"owner": "helm", "name": name}.String()})
+	if err != nil {
+		return records{}, fmt.Errorf("listing the records of release %s/%s: %w", namespace, name, err)
+	}
+	var out records
+	for _, m := range metas.Items {
+		v, err := strconv.Atoi(m.Labels["version"])
+		if err != nil {
+			continue
+		}
+		if v > out.latestVersion {
+			out.latest, out.latestVersion = m.Labels, v
+		}
+		if m.Labels["status"] == string(release.StatusDeployed) && v > out.deployedVersion {
+			out.deployed, out.deployedVersion = m.Labels, v
+		}
+	}
+	return out, nil
+}
+
+// History tells render what the cluster records of each release (a
+// render.ReleaseHistory), from the records' labels.
+type History struct {
+	Metadata metadata.Interface
+}
+
+var _ render.ReleaseHistory = History{}
+
+// Revisions reads the release's latest and deployed revisions.
+func (h History) Revisions(ctx context.Context, namespace, name string) (render.ReleaseRevisions, error) {
+	recs, err := listRecords(ctx, h.Metadata, namespace, name)
+	if err != nil {
+		return render.ReleaseRevisions{}, err
+	}
+	return render.ReleaseRevisions{Latest: recs.latestVersion, Deployed: recs.deployedVersion, DeployedConfig: recs.deployed[render.ConfigDigestLabel]}, nil
+}
+
 // Begin writes the new revision as pending, unless the last revision is
 // deployed and holds exactly this release — told from the records' labels,
 // with one metadata-only list and no record decoded.
@@ -141,17 +193,11 @@ func (r *Record) Begin(ctx context.Context, c apply.Clients) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("digesting the release: %w", err)
 	}
-	metas, err := c.Metadata.Resource(secretsResource).Namespace(r.storageNamespace()).List(ctx,
-		metav1.ListOptions{LabelSelector: labels.Set{"owner": "helm", "name": r.Name}.String()})
+	recs, err := listRecords(ctx, c.Metadata, r.storageNamespace(), r.Name)
 	if err != nil {
-		return false, fmt.Errorf("listing the release's records: %w", err)
+		return false, err
 	}
-	latest, latestVersion := map[string]string(nil), -1
-	for _, m := range metas.Items {
-		if v, err := strconv.Atoi(m.Labels["version"]); err == nil && v > latestVersion {
-			latest, latestVersion = m.Labels, v
-		}
-	}
+	latest := recs.latest
 	if latest != nil && latest["status"] == string(release.StatusDeployed) && latest[DigestLabel] == digest {
 		return false, nil
 	}
@@ -175,7 +221,7 @@ func (r *Record) Begin(ctx context.Context, c apply.Clients) (bool, error) {
 	now := r.now()
 	rel := &release.Release{
 		Name: r.Name, Namespace: r.Namespace, Version: 1, Chart: r.Chart, Config: r.Values,
-		Manifest: r.Manifest, Hooks: r.Hooks, Labels: map[string]string{DigestLabel: digest},
+		Manifest: r.Manifest, Hooks: r.Hooks, Labels: map[string]string{DigestLabel: digest, render.ConfigDigestLabel: r.ConfigDigest},
 		Info: &release.Info{FirstDeployed: helmtime.Time{Time: now}, LastDeployed: helmtime.Time{Time: now}, Status: release.StatusPendingInstall, Description: "Install underway"},
 	}
 	if last != nil {
