@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,11 +15,13 @@ import (
 	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitopskit/gitopskit"
+	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/internal/helmtest"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/internal/testfs"
@@ -292,5 +295,145 @@ func TestHelmReleaseAdoption(t *testing.T) {
 	upgrade.Namespace = ns
 	if _, err := upgrade.RunWithContext(ctx, "adoptee", ch, map[string]any{"greeting": "from helm"}); err != nil {
 		t.Errorf("helm upgrade after the takeover: %v", err)
+	}
+}
+
+// TestHelmReleaseHooks: a release's hooks run as Helm runs them, only
+// when the release changes: pre-install hooks by weight before the
+// objects, a post-install Job after them, waited for and deleted by its
+// hook-succeeded policy; nothing on an unchanged pass; pre-upgrade (not
+// pre-install) hooks on an upgrade; a hook that never succeeds fails the
+// revision and is deleted by its hook-failed policy; and hooks are not
+// the release's objects, so removing the release prunes its objects and
+// leaves them.
+func TestHelmReleaseHooks(t *testing.T) {
+	env := testenv.Shared(t)
+	env.RunWorkloads(t) // Jobs complete
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	hook := func(kind, name, events, weight, policy, body string) string {
+		s := "apiVersion: v1\nkind: " + kind + "\nmetadata:\n  name: " + name + "\n  annotations:\n    helm.sh/hook: " + events + "\n    helm.sh/hook-weight: \"" + weight + "\"\n"
+		if kind == "Job" {
+			s = strings.Replace(s, "apiVersion: v1", "apiVersion: batch/v1", 1)
+		}
+		if policy != "" {
+			s += "    helm.sh/hook-delete-policy: " + policy + "\n"
+		}
+		return s + body
+	}
+	job := "spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox:1}]\n"
+	chartDir := helmtest.WriteChart(t, t.TempDir(), "hooked", "1.0.0", map[string]string{
+		"values.yaml":       "greeting: hello\nfailHook: false\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  greeting: {{ .Values.greeting }}\n",
+		"templates/hooks.yaml": hook("ConfigMap", "pre-b", "pre-install", "5", "", "") + "---\n" +
+			hook("ConfigMap", "pre-a", "pre-install", "-1", "", "") + "---\n" +
+			hook("Job", "post-job", "post-install", "0", "hook-succeeded", job) + "---\n" +
+			hook("ConfigMap", "pre-up", "pre-upgrade", "0", "", "") +
+			"{{- if .Values.failHook }}\n---\n" + hook("Pod", "bad-hook", "pre-upgrade", "1", "hook-failed",
+			"spec:\n  restartPolicy: Never\n  containers: [{name: c, image: never:1}]\n") + "{{- end }}\n",
+	})
+	charts := helmtest.ServeRepo(t, []string{helmtest.Package(t, chartDir, t.TempDir())}, false)
+	ns := fmt.Sprintf("hooks-%d", time.Now().UnixNano()%1000000)
+	dir := t.TempDir()
+	write := func(values string, withRelease bool) {
+		t.Helper()
+		files := map[string]string{"clusters/dev/base.yaml": fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n"+
+			"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: %s}\nspec: {interval: 1h, url: '%s'}\n", ns, ns, charts.URL)}
+		files["clusters/dev/release.yaml"] = "# removed\n"
+		if withRelease {
+			files["clusters/dev/release.yaml"] = fmt.Sprintf("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: hooked, namespace: %s}\n"+
+				"spec:\n  interval: 10m\n  timeout: 5s\n  chart:\n    spec: {chart: hooked, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n  values: %s\n", ns, values)
+		}
+		testfs.Write(t, dir, files)
+	}
+	var mu sync.Mutex
+	var log []string
+	cfg, counter := testenv.CountWrites(env.Config)
+	r, err := gitopskit.New(gitopskit.Options{
+		Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: cfg,
+		Load: render.LoadOptions{CacheDir: t.TempDir()},
+		Apply: apply.Options{Events: func(e apply.Event) {
+			if e.Type == apply.ObjectApplied && e.Unit == "HelmRelease/"+ns+"/hooked" {
+				mu.Lock()
+				log = append(log, e.Object.Name+" "+e.Action)
+				mu.Unlock()
+			}
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		s := strings.Join(log, ", ")
+		log = nil
+		return s
+	}
+	reconcile := func(wantErr bool) {
+		t.Helper()
+		res, err := r.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (res.Err() != nil) != wantErr {
+			t.Fatalf("reconcile error %v, want an error: %v", res.Err(), wantErr)
+		}
+	}
+	exists := func(kind, name string) bool {
+		t.Helper()
+		var err error
+		switch kind {
+		case "ConfigMap":
+			_, err = kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		case "Job":
+			_, err = kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+		case "Pod":
+			_, err = kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+
+	write("{}", true)
+	reconcile(false)
+	if got := took(); got != "pre-a hook, pre-b hook, app created, post-job hook, post-job hook deleted" {
+		t.Errorf("install: %s", got)
+	}
+	if !exists("ConfigMap", "pre-a") || !exists("ConfigMap", "pre-b") || exists("Job", "post-job") {
+		t.Error("after install: pre-a and pre-b stay (before-hook-creation), post-job goes (hook-succeeded)")
+	}
+
+	counter.Take()
+	reconcile(false)
+	if got, w := took(), counter.Take(); got != "app unchanged" || len(w) != 0 {
+		t.Errorf("unchanged: events %q, writes %v", got, w)
+	}
+
+	write("{greeting: hi}", true)
+	reconcile(false)
+	if got := took(); got != "pre-up hook, app configured" {
+		t.Errorf("upgrade: %s", got)
+	}
+
+	write("{greeting: hi, failHook: true}", true)
+	reconcile(true)
+	if got := took(); got != "pre-up hook, bad-hook hook, bad-hook hook deleted" {
+		t.Errorf("failing hook: %s", got)
+	}
+	if exists("Pod", "bad-hook") {
+		t.Error("the failed hook was not deleted (hook-failed)")
+	}
+
+	write("", false)
+	reconcile(false)
+	if exists("ConfigMap", "app") || !exists("ConfigMap", "pre-a") || !exists("ConfigMap", "pre-up") {
+		t.Error("after removal: the release's object goes, its hooks stay")
 	}
 }

@@ -1,6 +1,7 @@
 package gitopskit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,14 +27,45 @@ func fluxObject(o *unstructured.Unstructured) bool {
 
 // objectsOf is what a unit applies (render.Unit.Applied) without Flux's
 // own objects and without what ignore (if set) leaves out.
-func objectsOf(u *render.Unit, ignore func(render.Object) bool) []*unstructured.Unstructured {
+func objectsOf(objs []render.Object, ignore func(render.Object) bool) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
-	for _, o := range u.Applied() {
+	for _, o := range objs {
 		if !fluxObject(o.Unstructured) && (ignore == nil || !ignore(o)) {
 			out = append(out, o.Unstructured)
 		}
 	}
 	return out
+}
+
+// releaseHooks are the hooks a release runs before and after its objects
+// are applied: pre- and post-install, or on an upgrade pre- and
+// post-upgrade, each phase in Helm's order (by weight, then name, the
+// render's order of kinds kept between equals).
+func releaseHooks(hooks []render.Hook, upgrade bool) (pre, post []apply.Hook) {
+	before, after := "pre-install", "post-install"
+	if upgrade {
+		before, after = "pre-upgrade", "post-upgrade"
+	}
+	phase := func(event string) []apply.Hook {
+		var hs []render.Hook
+		for _, h := range hooks {
+			if slices.Contains(h.Events, event) {
+				hs = append(hs, h)
+			}
+		}
+		slices.SortStableFunc(hs, func(a, b render.Hook) int {
+			if a.Weight != b.Weight {
+				return cmp.Compare(a.Weight, b.Weight)
+			}
+			return strings.Compare(a.GetName(), b.GetName())
+		})
+		out := make([]apply.Hook, len(hs))
+		for i, h := range hs {
+			out[i] = apply.Hook{Object: h.Unstructured, DeletePolicies: h.DeletePolicies}
+		}
+		return out
+	}
+	return phase(before), phase(after)
 }
 
 // IgnoreFluxInstall is an Options.Ignore for repositories made by flux
@@ -108,8 +140,11 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 		case len(missing) > 0:
 			au.Mode, au.Err = apply.Fail, fmt.Errorf("dependsOn %s: no such unit", strings.Join(missing, ", "))
 		default:
-			au.Objects = objectsOf(u, r.opts.Ignore)
+			au.Objects = objectsOf(u.Applied(), r.opts.Ignore)
 			if rel := u.Release; rel != nil {
+				// A release's hooks run around it, not applied with it.
+				au.Objects = objectsOf(u.Objects, r.opts.Ignore)
+				au.PreHooks, au.PostHooks = releaseHooks(u.Hooks, rel.IsUpgrade)
 				au.TakeOverFrom = helmrelease.PreviousOwners
 				au.Release = &helmrelease.Record{Name: rel.Name, Namespace: rel.Namespace, StorageNamespace: rel.StorageNamespace,
 					MaxHistory: rel.MaxHistory, KeepHistory: rel.KeepHistory, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks,

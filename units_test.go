@@ -2,12 +2,14 @@ package gitopskit
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/render"
 )
 
@@ -43,7 +45,7 @@ func TestObjectsOf(t *testing.T) {
 		},
 	}
 	var got []string
-	for _, o := range objectsOf(u, nil) {
+	for _, o := range objectsOf(u.Applied(), nil) {
 		got = append(got, o.GetKind()+"/"+o.GetName())
 	}
 	want := []string{"ConfigMap/config", "Alert/slack", "Kustomization/not-flux", "Job/migrate", "Job/seed"}
@@ -102,10 +104,43 @@ func TestIgnoreFluxInstall(t *testing.T) {
 		at("app", "apps/app.yaml"),
 	}}
 	var got []string
-	for _, o := range objectsOf(u, IgnoreFluxInstall) {
+	for _, o := range objectsOf(u.Applied(), IgnoreFluxInstall) {
 		got = append(got, o.GetName())
 	}
 	if diff := cmp.Diff([]string{"patch", "other", "app"}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestReleaseHooks: a release's hooks are chosen by phase (install, or
+// upgrade when one is deployed) and ordered as Helm runs them: by weight,
+// then name, the render's order of kinds kept between equals.
+func TestReleaseHooks(t *testing.T) {
+	hook := func(kind, name string, weight int, events ...string) render.Hook {
+		return render.Hook{Object: render.Object{Unstructured: obj("v1", kind, name)}, Events: events, Weight: weight}
+	}
+	hooks := []render.Hook{
+		hook("ServiceAccount", "b", 0, "pre-install"),
+		hook("ConfigMap", "late", 5, "pre-install", "pre-upgrade"),
+		hook("ConfigMap", "a", 0, "pre-install"),
+		hook("Job", "early", -3, "pre-install"),
+		hook("Job", "migrate", 0, "pre-upgrade"),
+		hook("Job", "seed", 0, "post-install"),
+		hook("Pod", "smoke", 0, "test"),
+	}
+	names := func(hs []apply.Hook) string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.Object.GetName())
+		}
+		return strings.Join(out, " ")
+	}
+	pre, post := releaseHooks(hooks, false)
+	if got := names(pre) + " | " + names(post); got != "early a b late | seed" {
+		t.Errorf("install: %s", got)
+	}
+	pre, post = releaseHooks(hooks, true)
+	if got := names(pre) + " | " + names(post); got != "migrate late | " {
+		t.Errorf("upgrade: %q", got)
 	}
 }

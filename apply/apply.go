@@ -143,6 +143,12 @@ type Unit struct {
 	// once the unit's objects are applied, so gitopskit alone owns the
 	// fields it sets; an object without them costs no request.
 	TakeOverFrom []FieldManager
+	// PreHooks run, in order, after the dry run and before the unit's
+	// objects are applied; PostHooks once they are healthy and pruned —
+	// only when the unit's Release says it changed, so an unchanged pass
+	// runs none (Helm's pre- and post-install or -upgrade hooks, in
+	// Helm's order: weight, then name).
+	PreHooks, PostHooks []Hook
 	// Release, when set, keeps the record of a package manager's release
 	// (Helm's, package apply/helmrelease) in step with the unit: begun
 	// after the dry run, ended with the unit's outcome; an unchanged

@@ -125,6 +125,11 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 		}
 		released = changed
 	}
+	if released {
+		if err := act.runHooks(ctx, u.ID, u.PreHooks, run.timeout); err != nil {
+			return fail(err)
+		}
+	}
 	waitFor, err := act.applySet(ctx, run, r.owners)
 	if err != nil {
 		return fail(err)
@@ -139,6 +144,11 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	}
 	if err := act.prune(ctx, run, r.claims, r.owners); err != nil {
 		return fail(err)
+	}
+	if released {
+		if err := act.runHooks(ctx, u.ID, u.PostHooks, run.timeout); err != nil {
+			return fail(err)
+		}
 	}
 	if err := endRelease(ctx, nil); err != nil {
 		return fail(err)
