@@ -437,3 +437,82 @@ func TestHelmReleaseHooks(t *testing.T) {
 		t.Error("after removal: the release's object goes, its hooks stay")
 	}
 }
+
+// TestHelmReleaseTests: spec.test runs the chart's test hooks after an
+// install or upgrade, filtered by name, and the unit's status says how
+// they went; a failing test fails the unit unless ignoreFailures; an
+// unchanged pass runs no test.
+func TestHelmReleaseTests(t *testing.T) {
+	env := testenv.Shared(t)
+	env.RunWorkloads(t) // Jobs complete; Pods never run here
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	chartDir := helmtest.WriteChart(t, t.TempDir(), "tested", "1.0.0", map[string]string{
+		"values.yaml":       "greeting: hello\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  greeting: {{ .Values.greeting }}\n",
+		"templates/tests.yaml": "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: smoke\n  annotations: {helm.sh/hook: test}\n" +
+			"spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox:1}]\n---\n" +
+			"apiVersion: v1\nkind: Pod\nmetadata:\n  name: slow\n  annotations: {helm.sh/hook: test-success, helm.sh/hook-weight: '1'}\n" +
+			"spec:\n  restartPolicy: Never\n  containers: [{name: c, image: never:1}]\n",
+	})
+	charts := helmtest.ServeRepo(t, []string{helmtest.Package(t, chartDir, t.TempDir())}, false)
+	ns := fmt.Sprintf("tests-%d", time.Now().UnixNano()%1000000)
+	dir := t.TempDir()
+	id := "HelmRelease/" + ns + "/tested"
+	write := func(values, test string) {
+		t.Helper()
+		testfs.Write(t, dir, map[string]string{"clusters/dev/all.yaml": fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n"+
+			"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: %s}\nspec: {interval: 1h, url: '%s'}\n---\n"+
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: tested, namespace: %s}\n"+
+			"spec:\n  interval: 10m\n  chart:\n    spec: {chart: tested, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n  values: %s\n  test: %s\n",
+			ns, ns, charts.URL, ns, values, test)})
+	}
+	var mu sync.Mutex
+	var ran []string
+	r, err := gitopskit.New(gitopskit.Options{
+		Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: env.Config,
+		Load: render.LoadOptions{CacheDir: t.TempDir()},
+		Apply: apply.Options{Events: func(e apply.Event) {
+			if e.Unit == id && e.Action == apply.HookAction {
+				mu.Lock()
+				ran = append(ran, e.Object.Name)
+				mu.Unlock()
+			}
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := func(wantErr bool) (gitopskit.UnitStatus, string) {
+		t.Helper()
+		res, err := r.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (res.Err() != nil) != wantErr {
+			t.Fatalf("reconcile error %v, want an error: %v", res.Err(), wantErr)
+		}
+		s, _ := r.Status().Unit(id)
+		mu.Lock()
+		defer mu.Unlock()
+		out := strings.Join(ran, " ")
+		ran = nil
+		return s, out
+	}
+
+	write("{greeting: a}", "{enable: true, filters: [{name: slow, exclude: true}]}")
+	if s, tests := pass(false); tests != "smoke" || s.Ready != gitopskit.ReadyTrue || s.Tests != "1 passed" || !strings.Contains(s.Message, "tests 1 passed") {
+		t.Errorf("install: tests run %q, status %+v", tests, s)
+	}
+	if s, tests := pass(false); tests != "" || s.Tests != "1 passed" {
+		t.Errorf("unchanged: tests run %q, status %+v", tests, s)
+	}
+	write("{greeting: b}", "{enable: true, ignoreFailures: true, timeout: 2s}")
+	if s, tests := pass(false); tests != "smoke slow" || s.Ready != gitopskit.ReadyTrue || !strings.HasPrefix(s.Tests, "failed, ignored: hook Pod/"+ns+"/slow") {
+		t.Errorf("ignored failure: tests run %q, status %+v", tests, s)
+	}
+	write("{greeting: c}", "{enable: true, timeout: 2s, filters: [{name: slow}]}")
+	if s, tests := pass(true); tests != "slow" || s.Ready != gitopskit.ReadyFalse || s.Tests != "failed" || !strings.Contains(s.Message, "tests: hook Pod/"+ns+"/slow") {
+		t.Errorf("failure: tests run %q, status %+v", tests, s)
+	}
+}

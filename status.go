@@ -36,6 +36,9 @@ type UnitStatus struct {
 	Suspended bool
 	// LastApplied is when the unit last became Ready.
 	LastApplied time.Time
+	// Tests is how the tests of a HelmRelease's last install or upgrade
+	// went (spec.test), e.g. "3 passed"; "" when none ran.
+	Tests string
 	// Removed is set only in what Watch sends, for a unit that is gone:
 	// it left the repository (and what it applied was pruned) or was torn
 	// down. Status no longer lists it.
@@ -219,6 +222,9 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 				}
 			case res.Err != nil:
 				s.Ready, s.Message = ReadyFalse, res.Err.Error()
+				if res.Tests != "" {
+					s.Tests = res.Tests
+				}
 			case res.State == dag.Blocked && u.Mode == apply.Remove:
 				s.Ready, s.Message = ReadyFalse, fmt.Sprintf("no longer defined, but kept: '%s', which defined it, did not apply", res.BlockedBy)
 			case res.State == dag.Blocked:
@@ -226,6 +232,12 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 			case res.State == dag.Succeeded:
 				s.Ready, s.Revision, s.LastApplied = ReadyTrue, u.Revision, now
 				s.Message = "Applied revision: " + u.Revision
+				if res.Tests != "" {
+					s.Tests = res.Tests
+				}
+				if s.Tests != "" {
+					s.Message += "; tests " + s.Tests
+				}
 				if sourceErr != nil {
 					s.Message += " (" + sourceErr.Error() + ")"
 				}

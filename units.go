@@ -46,26 +46,38 @@ func releaseHooks(hooks []render.Hook, upgrade bool) (pre, post []apply.Hook) {
 	if upgrade {
 		before, after = "pre-upgrade", "post-upgrade"
 	}
-	phase := func(event string) []apply.Hook {
-		var hs []render.Hook
-		for _, h := range hooks {
-			if slices.Contains(h.Events, event) {
-				hs = append(hs, h)
-			}
-		}
-		slices.SortStableFunc(hs, func(a, b render.Hook) int {
-			if a.Weight != b.Weight {
-				return cmp.Compare(a.Weight, b.Weight)
-			}
-			return strings.Compare(a.GetName(), b.GetName())
-		})
-		out := make([]apply.Hook, len(hs))
-		for i, h := range hs {
-			out[i] = apply.Hook{Object: h.Unstructured, DeletePolicies: h.DeletePolicies}
-		}
-		return out
+	return hookPhase(hooks, before, nil), hookPhase(hooks, after, nil)
+}
+
+// releaseTests are the test hooks spec.test runs, in Helm's order; nil
+// when tests are not enabled.
+func releaseTests(hooks []render.Hook, t *render.ReleaseTests) *apply.Tests {
+	if t == nil {
+		return nil
 	}
-	return phase(before), phase(after)
+	return &apply.Tests{Hooks: hookPhase(hooks, "test", t.Runs), IgnoreFailures: t.IgnoreFailures, Timeout: t.Timeout}
+}
+
+// hookPhase is the hooks of one event that keep passes (all when nil), by
+// weight, then name.
+func hookPhase(hooks []render.Hook, event string, keep func(name string) bool) []apply.Hook {
+	var hs []render.Hook
+	for _, h := range hooks {
+		if slices.Contains(h.Events, event) && (keep == nil || keep(h.GetName())) {
+			hs = append(hs, h)
+		}
+	}
+	slices.SortStableFunc(hs, func(a, b render.Hook) int {
+		if a.Weight != b.Weight {
+			return cmp.Compare(a.Weight, b.Weight)
+		}
+		return strings.Compare(a.GetName(), b.GetName())
+	})
+	out := make([]apply.Hook, len(hs))
+	for i, h := range hs {
+		out[i] = apply.Hook{Object: h.Unstructured, DeletePolicies: h.DeletePolicies}
+	}
+	return out
 }
 
 // IgnoreFluxInstall is an Options.Ignore for repositories made by flux
@@ -145,6 +157,7 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 				// A release's hooks run around it, not applied with it.
 				au.Objects = objectsOf(u.Objects, r.opts.Ignore)
 				au.PreHooks, au.PostHooks = releaseHooks(u.Hooks, rel.IsUpgrade)
+				au.Tests = releaseTests(u.Hooks, rel.Tests)
 				au.TakeOverFrom = helmrelease.PreviousOwners
 				au.Release = &helmrelease.Record{Name: rel.Name, Namespace: rel.Namespace, StorageNamespace: rel.StorageNamespace,
 					MaxHistory: rel.MaxHistory, KeepHistory: rel.KeepHistory, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks,

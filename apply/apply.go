@@ -149,6 +149,10 @@ type Unit struct {
 	// runs none (Helm's pre- and post-install or -upgrade hooks, in
 	// Helm's order: weight, then name).
 	PreHooks, PostHooks []Hook
+	// Tests run after the post hooks, again only when the Release changed
+	// (a HelmRelease's spec.test: the chart's test hooks). A failure fails
+	// the unit unless ignored; UnitResult.Tests says how they went.
+	Tests *Tests
 	// Release, when set, keeps the record of a package manager's release
 	// (Helm's, package apply/helmrelease) in step with the unit: begun
 	// after the dry run, ended with the unit's outcome; an unchanged
@@ -334,6 +338,17 @@ type UnitResult struct {
 	BlockedBy string
 	// Skipped is set for a held unit (Hold, HoldNotReady).
 	Skipped bool
+	// Tests says how the unit's Tests went, "" when none ran.
+	Tests string
+}
+
+// Tests are hooks run to test a unit once it is applied.
+type Tests struct {
+	Hooks []Hook
+	// IgnoreFailures keeps the unit Ready when a test fails.
+	IgnoreFailures bool
+	// Timeout bounds each test (the unit's timeout when zero).
+	Timeout time.Duration
 }
 
 // Change is one object's outcome.

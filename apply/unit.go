@@ -150,8 +150,25 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 			return fail(err)
 		}
 	}
+	tested := released && u.Tests != nil && len(u.Tests.Hooks) > 0
 	if err := endRelease(ctx, nil); err != nil {
 		return fail(err)
+	}
+	if tested {
+		timeout := u.Tests.Timeout
+		if timeout <= 0 {
+			timeout = run.timeout
+		}
+		err := act.runHooks(ctx, u.ID, u.Tests.Hooks, timeout)
+		switch {
+		case err == nil:
+			res.Tests = fmt.Sprintf("%d passed", len(u.Tests.Hooks))
+		case u.Tests.IgnoreFailures:
+			res.Tests = "failed, ignored: " + err.Error()
+		default:
+			res.Tests = "failed"
+			return fail(fmt.Errorf("tests: %w", err))
+		}
 	}
 	if rd.Node == "" {
 		a.emit(Event{Type: UnitReady, Unit: u.ID})

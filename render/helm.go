@@ -208,7 +208,7 @@ func releaseInfo(spec helmRelease, ch *chart.Chart, values map[string]any, objs 
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s", o.Provenance.File, y)
 	}
 	rel := &ReleaseInfo{Name: spec.ReleaseName, Namespace: spec.Namespace, StorageNamespace: spec.StorageNamespace,
-		MaxHistory: spec.MaxHistory, KeepHistory: spec.KeepHistory, Chart: ch, Values: values, Manifest: b.String()}
+		MaxHistory: spec.MaxHistory, KeepHistory: spec.KeepHistory, Tests: spec.Test, Chart: ch, Values: values, Manifest: b.String()}
 	for _, h := range hooks {
 		y, err := MarshalYAML(h.Object.Object)
 		if err != nil {

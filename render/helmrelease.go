@@ -4,10 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	helmv2beta1 "github.com/fluxcd/helm-controller/api/v2beta1"
 	helmv2beta2 "github.com/fluxcd/helm-controller/api/v2beta2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -47,9 +50,28 @@ type helmRelease struct {
 	// KeepHistory is spec.uninstall.keepHistory: the records stay, marked
 	// uninstalled, when the release is removed.
 	KeepHistory bool
+	// Test is spec.test, nil when tests are not enabled.
+	Test *ReleaseTests
 	// DisableSchemaValidation is spec.install.disableSchemaValidation:
 	// the values are not checked against values.schema.json.
 	DisableSchemaValidation bool
+}
+
+// ReleaseTests is a HelmRelease's spec.test when enabled: the chart's test
+// hooks run after each install or upgrade.
+type ReleaseTests struct {
+	// IgnoreFailures keeps a release whose tests fail Ready.
+	IgnoreFailures bool
+	// Timeout bounds each test (0: the release's timeout).
+	Timeout time.Duration
+	// Only, when set, are the only tests run (by hook name); Exclude are
+	// never run (spec.test.filters).
+	Only, Exclude []string
+}
+
+// Runs says whether the test hook named name runs.
+func (t *ReleaseTests) Runs(name string) bool {
+	return (len(t.Only) == 0 || slices.Contains(t.Only, name)) && !slices.Contains(t.Exclude, name)
 }
 
 // helmReleaseSpec reads a Flux HelmRelease (v2, v2beta2 or v2beta1)
@@ -108,6 +130,15 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		Uninstall *struct {
 			KeepHistory bool `json:"keepHistory,omitempty"`
 		} `json:"uninstall,omitempty"`
+		Test *struct {
+			Enable         bool            `json:"enable,omitempty"`
+			IgnoreFailures bool            `json:"ignoreFailures,omitempty"`
+			Timeout        metav1.Duration `json:"timeout,omitempty"`
+			Filters        []struct {
+				Name    string `json:"name"`
+				Exclude bool   `json:"exclude,omitempty"`
+			} `json:"filters,omitempty"`
+		} `json:"test,omitempty"`
 		Values        map[string]any `json:"values,omitempty"`
 		ValuesFrom    []valuesRef    `json:"valuesFrom,omitempty"`
 		PostRenderers []struct {
@@ -119,6 +150,16 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	}
 	out.Values, out.ValuesFrom = common.Values, common.ValuesFrom
 	out.KeepHistory = common.Uninstall != nil && common.Uninstall.KeepHistory
+	if t := common.Test; t != nil && t.Enable {
+		out.Test = &ReleaseTests{IgnoreFailures: t.IgnoreFailures, Timeout: t.Timeout.Duration}
+		for _, f := range t.Filters {
+			if f.Exclude {
+				out.Test.Exclude = append(out.Test.Exclude, f.Name)
+			} else {
+				out.Test.Only = append(out.Test.Only, f.Name)
+			}
+		}
+	}
 	out.CRDs = "Create" // Flux's default on install
 	if in := common.Install; in != nil {
 		out.DisableSchemaValidation = in.DisableSchemaValidation

@@ -65,6 +65,8 @@ type ReleaseInfo struct {
 	// KeepHistory keeps the records, marked uninstalled, when the release
 	// is removed.
 	KeepHistory bool
+	// Tests, when set, are to run after each install or upgrade.
+	Tests *ReleaseTests
 	// Chart is the chart as rendered (sub-charts its conditions disabled
 	// removed). It is shared: do not change it.
 	Chart *chart.Chart
