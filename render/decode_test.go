@@ -37,28 +37,31 @@ func decodeViaJSON(b []byte) (*unstructured.Unstructured, error) {
 }
 
 // sameAsJSON fails t when decodeObject and decodeViaJSON disagree on b:
-// one fails and the other does not, or the objects differ. Objects whose
-// YAML keys collide once made strings (1 and "1") come out of the JSON
-// path in map order, so that path is given a few tries to agree.
+// one fails and the other does not, or the objects differ. Where YAML keys
+// collide once made strings (1 and "1"), both paths keep one of the values
+// in map order, so each is given tries until some pair agrees.
 func sameAsJSON(t *testing.T, b []byte) {
 	t.Helper()
-	got, gotErr := decodeObject(b)
-	for try := 0; ; try++ {
-		want, wantErr := decodeViaJSON(b)
-		if (gotErr != nil) != (wantErr != nil) {
-			t.Fatalf("%q: decodeObject error %v, via JSON %v", b, gotErr, wantErr)
+	_, gotErr := decodeObject(b)
+	_, wantErr := decodeViaJSON(b)
+	if (gotErr != nil) != (wantErr != nil) {
+		t.Fatalf("%q: decodeObject error %v, via JSON %v", b, gotErr, wantErr)
+	}
+	if gotErr != nil {
+		return
+	}
+	var diff string
+	for try := 0; try < 32; try++ {
+		got, err1 := decodeObject(b)
+		want, err2 := decodeViaJSON(b)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%q: decoding again: %v, %v", b, err1, err2)
 		}
-		if gotErr != nil {
+		if diff = cmp.Diff(want.Object, got.Object); diff == "" {
 			return
-		}
-		diff := cmp.Diff(want.Object, got.Object)
-		if diff == "" {
-			return
-		}
-		if try == 8 {
-			t.Fatalf("%q (-via JSON +decodeObject):\n%s", b, diff)
 		}
 	}
+	t.Fatalf("%q (-via JSON +decodeObject):\n%s", b, diff)
 }
 
 var decodeSeeds = []string{
