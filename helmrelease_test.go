@@ -516,3 +516,61 @@ func TestHelmReleaseTests(t *testing.T) {
 		t.Errorf("failure: tests run %q, status %+v", tests, s)
 	}
 }
+
+// TestHelmReleaseCreateNamespace: install.createNamespace creates the
+// release's namespace (labelled as Helm labels it) when it is missing and
+// never deletes it; install.disableHooks runs no hook.
+func TestHelmReleaseCreateNamespace(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	chartDir := helmtest.WriteChart(t, t.TempDir(), "nsapp", "1.0.0", map[string]string{
+		"templates/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
+		"templates/hook.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hook\n  annotations: {helm.sh/hook: pre-install}\n",
+	})
+	charts := helmtest.ServeRepo(t, []string{helmtest.Package(t, chartDir, t.TempDir())}, false)
+	run := fmt.Sprintf("mkns-%d", time.Now().UnixNano()%1000000)
+	target := run + "-target"
+	dir := t.TempDir()
+	write := func(withRelease bool) {
+		files := map[string]string{"clusters/dev/base.yaml": fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n"+
+			"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: %s}\nspec: {interval: 1h, url: '%s'}\n", run, run, charts.URL),
+			"clusters/dev/release.yaml": "# removed\n"}
+		if withRelease {
+			files["clusters/dev/release.yaml"] = fmt.Sprintf("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: nsapp, namespace: %s}\n"+
+				"spec:\n  interval: 10m\n  targetNamespace: %s\n  install: {createNamespace: true, disableHooks: true}\n"+
+				"  chart:\n    spec: {chart: nsapp, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n", run, target)
+		}
+		testfs.Write(t, dir, files)
+	}
+	r, err := gitopskit.New(gitopskit.Options{Name: run, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: env.Config,
+		Load: render.LoadOptions{CacheDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(true)
+	if res, err := r.Reconcile(ctx); err != nil || res.Err() != nil {
+		t.Fatal(err, res.Err())
+	}
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, target, metav1.GetOptions{})
+	if err != nil || ns.Labels["name"] != target {
+		t.Fatalf("namespace %s: %v %v", target, err, ns.Labels)
+	}
+	if _, err := kube.CoreV1().ConfigMaps(target).Get(ctx, "app", metav1.GetOptions{}); err != nil {
+		t.Errorf("the release's object: %v", err)
+	}
+	if _, err := kube.CoreV1().ConfigMaps(target).Get(ctx, "hook", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("disableHooks, yet the hook ran: %v", err)
+	}
+	write(false)
+	if res, err := r.Reconcile(ctx); err != nil || res.Err() != nil {
+		t.Fatal(err, res.Err())
+	}
+	if ns, err := kube.CoreV1().Namespaces().Get(ctx, target, metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
+		t.Errorf("the created namespace went with the release: %v", err)
+	}
+}

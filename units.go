@@ -156,8 +156,13 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 			if rel := u.Release; rel != nil {
 				// A release's hooks run around it, not applied with it.
 				au.Objects = objectsOf(u.Objects, r.opts.Ignore)
-				au.PreHooks, au.PostHooks = releaseHooks(u.Hooks, rel.IsUpgrade)
+				if !rel.DisableHooks {
+					au.PreHooks, au.PostHooks = releaseHooks(u.Hooks, rel.IsUpgrade)
+				}
 				au.Tests = releaseTests(u.Hooks, rel.Tests)
+				if rel.CreateNamespace {
+					au.CreateNamespaces = []string{rel.Namespace}
+				}
 				au.TakeOverFrom = helmrelease.PreviousOwners
 				au.Release = &helmrelease.Record{Name: rel.Name, Namespace: rel.Namespace, StorageNamespace: rel.StorageNamespace,
 					MaxHistory: rel.MaxHistory, KeepHistory: rel.KeepHistory, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks,

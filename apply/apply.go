@@ -143,6 +143,11 @@ type Unit struct {
 	// once the unit's objects are applied, so gitopskit alone owns the
 	// fields it sets; an object without them costs no request.
 	TakeOverFrom []FieldManager
+	// CreateNamespaces are namespaces the unit creates when they are
+	// missing, before anything else of it is done, and never changes or
+	// deletes (Helm's --create-namespace, a HelmRelease's
+	// spec.install.createNamespace). One that exists costs a read.
+	CreateNamespaces []string
 	// PreHooks run, in order, after the dry run and before the unit's
 	// objects are applied; PostHooks once they are healthy and pruned —
 	// only when the unit's Release says it changed, so an unchanged pass

@@ -11,12 +11,14 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/inventory"
@@ -115,6 +117,13 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	if err := act.checkExternal(ctx, u, rd.Local); err != nil {
 		return fail(err)
 	}
+	if u.Mode == Reconcile {
+		for _, ns := range u.CreateNamespaces {
+			if err := act.ensureNamespace(ctx, ns); err != nil {
+				return fail(fmt.Errorf("creating namespace %s: %w", ns, err))
+			}
+		}
+	}
 	if err := act.begin(ctx, run); err != nil {
 		return fail(err)
 	}
@@ -174,6 +183,25 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 		a.emit(Event{Type: UnitReady, Unit: u.ID})
 	}
 	return res
+}
+
+// ensureNamespace creates a namespace unless it exists, labelled as Helm
+// labels the namespaces it creates.
+func (a *actor) ensureNamespace(ctx context.Context, name string) error {
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	err := a.client.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return err
+	}
+	ns.SetName(name)
+	ns.SetLabels(map[string]string{"name": name})
+	err = a.client.Create(ctx, ns, client.FieldOwner(a.opts.FieldManager))
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
 }
 
 // releaseTimeout bounds recording how a release ended.

@@ -160,6 +160,9 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		return fail("%w", err)
 	}
 	rel.ConfigDigest, rel.Revision, rel.IsUpgrade = config, revision, upgrade
+	rel.CreateNamespace = spec.CreateNamespace
+	rel.DisableHooks = upgrade && spec.DisableUpgradeHooks || !upgrade && spec.DisableInstallHooks
+	res.Warnings = append(res.Warnings, spec.Unimplemented...)
 	res.Release = rel
 	// What Helm marks every object of a release with (not the CRDs of
 	// crds/, nor hooks), so the Helm CLI takes the objects as the

@@ -438,3 +438,25 @@ func TestCacheKeepsRejected(t *testing.T) {
 		t.Fatalf("cached result: %+v", got)
 	}
 }
+
+// TestHelmReleaseNotYetImplemented: the HelmRelease fields gitopskit does
+// not implement yet, which change only what happens when a release fails
+// or drifts, are warnings naming them.
+func TestHelmReleaseNotYetImplemented(t *testing.T) {
+	chart := certsChart(t)
+	res, err := NewHelm(HelmOptions{}).Render(context.Background(), chart, hrObj(t, "v2", "cert-manager",
+		"  install: {remediation: {retries: 3}}\n  upgrade: {remediation: {retries: 3, strategy: rollback}}\n  rollback: {cleanupOnFail: true}\n  driftDetection: {mode: warn}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(res.Warnings, "\n")
+	for _, field := range []string{"spec.install.remediation", "spec.upgrade.remediation", "spec.rollback", "spec.driftDetection"} {
+		if !strings.Contains(all, field+" is not implemented yet") {
+			t.Errorf("no warning for %s: %q", field, res.Warnings)
+		}
+	}
+	res, err = NewHelm(HelmOptions{}).Render(context.Background(), chart, hrObj(t, "v2", "cert-manager", "  driftDetection: {mode: enabled}\n"))
+	if err != nil || len(res.Warnings) != 0 {
+		t.Errorf("driftDetection enabled is what gitopskit does: %v %q", err, res.Warnings)
+	}
+}

@@ -52,6 +52,16 @@ type helmRelease struct {
 	KeepHistory bool
 	// Test is spec.test, nil when tests are not enabled.
 	Test *ReleaseTests
+	// CreateNamespace is spec.install.createNamespace: the release's
+	// namespace is created when missing (never changed or deleted).
+	CreateNamespace bool
+	// DisableInstallHooks and DisableUpgradeHooks are
+	// spec.install/upgrade.disableHooks.
+	DisableInstallHooks, DisableUpgradeHooks bool
+	// Unimplemented are the fields used that gitopskit does not implement
+	// yet and that change only what happens when the release fails or
+	// drifts: warnings on the unit.
+	Unimplemented []string
 	// DisableSchemaValidation is spec.install.disableSchemaValidation:
 	// the values are not checked against values.schema.json.
 	DisableSchemaValidation bool
@@ -123,10 +133,22 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	// The fields rendering needs have the same shape in every version.
 	var common struct {
 		Install *struct {
-			CRDs                    string `json:"crds,omitempty"`
-			SkipCRDs                bool   `json:"skipCRDs,omitempty"` // v2beta1
-			DisableSchemaValidation bool   `json:"disableSchemaValidation,omitempty"`
+			CRDs                    string          `json:"crds,omitempty"`
+			SkipCRDs                bool            `json:"skipCRDs,omitempty"` // v2beta1
+			DisableSchemaValidation bool            `json:"disableSchemaValidation,omitempty"`
+			CreateNamespace         bool            `json:"createNamespace,omitempty"`
+			DisableHooks            bool            `json:"disableHooks,omitempty"`
+			Remediation             json.RawMessage `json:"remediation,omitempty"`
 		} `json:"install,omitempty"`
+		Upgrade *struct {
+			DisableHooks bool            `json:"disableHooks,omitempty"`
+			Remediation  json.RawMessage `json:"remediation,omitempty"`
+		} `json:"upgrade,omitempty"`
+		Rollback       json.RawMessage `json:"rollback,omitempty"`
+		DriftDetection *struct {
+			Mode   string            `json:"mode,omitempty"`
+			Ignore []json.RawMessage `json:"ignore,omitempty"`
+		} `json:"driftDetection,omitempty"`
 		Uninstall *struct {
 			KeepHistory bool `json:"keepHistory,omitempty"`
 		} `json:"uninstall,omitempty"`
@@ -161,8 +183,25 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		}
 	}
 	out.CRDs = "Create" // Flux's default on install
+	if up := common.Upgrade; up != nil {
+		out.DisableUpgradeHooks = up.DisableHooks
+		if len(up.Remediation) > 0 {
+			out.Unimplemented = append(out.Unimplemented, "spec.upgrade.remediation is not implemented yet: a failed upgrade is not retried or rolled back")
+		}
+	}
+	if len(common.Rollback) > 0 {
+		out.Unimplemented = append(out.Unimplemented, "spec.rollback is not implemented yet: nothing is rolled back")
+	}
+	if d := common.DriftDetection; d != nil && (d.Mode == "warn" || d.Mode == "disabled" || len(d.Ignore) > 0) {
+		out.Unimplemented = append(out.Unimplemented, "spec.driftDetection is not implemented yet: gitopskit corrects drift of the release's objects on every pass")
+	}
 	if in := common.Install; in != nil {
 		out.DisableSchemaValidation = in.DisableSchemaValidation
+		out.CreateNamespace = in.CreateNamespace
+		out.DisableInstallHooks = in.DisableHooks
+		if len(in.Remediation) > 0 {
+			out.Unimplemented = append(out.Unimplemented, "spec.install.remediation is not implemented yet: a failed install is not retried or uninstalled")
+		}
 		if in.CRDs != "" {
 			out.CRDs = in.CRDs
 		} else if in.SkipCRDs {

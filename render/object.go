@@ -67,6 +67,13 @@ type ReleaseInfo struct {
 	KeepHistory bool
 	// Tests, when set, are to run after each install or upgrade.
 	Tests *ReleaseTests
+	// CreateNamespace creates the release's namespace when it is missing
+	// (spec.install.createNamespace), as Helm does: never changed or
+	// deleted afterwards.
+	CreateNamespace bool
+	// DisableHooks says the hooks of this install or upgrade are not run
+	// (spec.install.disableHooks or spec.upgrade.disableHooks).
+	DisableHooks bool
 	// Chart is the chart as rendered (sub-charts its conditions disabled
 	// removed). It is shared: do not change it.
 	Chart *chart.Chart
