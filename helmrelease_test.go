@@ -574,3 +574,74 @@ func TestHelmReleaseCreateNamespace(t *testing.T) {
 		t.Errorf("the created namespace went with the release: %v", err)
 	}
 }
+
+// TestHelmReleaseDrift: a change made in the cluster to an unchanged
+// release's object is corrected by default (gitopskit's choice; Flux's
+// default is disabled) and with mode enabled, left alone with mode
+// disabled, and reported and left with mode warn.
+func TestHelmReleaseDrift(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	chartDir := helmtest.WriteChart(t, t.TempDir(), "drifter", "1.0.0", map[string]string{
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  key: from-git\n",
+	})
+	charts := helmtest.ServeRepo(t, []string{helmtest.Package(t, chartDir, t.TempDir())}, false)
+	kube, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ mode, want string }{{"", "from-git"}, {"disabled", "by-hand"}, {"warn", "by-hand"}, {"enabled", "from-git"}} {
+		t.Run("mode="+c.mode, func(t *testing.T) {
+			ns := fmt.Sprintf("drift-%s-%d", c.mode, time.Now().UnixNano()%1000000)
+			drift := ""
+			if c.mode != "" {
+				drift = "  driftDetection: {mode: " + c.mode + "}\n"
+			}
+			dir := t.TempDir()
+			testfs.Write(t, dir, map[string]string{"clusters/dev/all.yaml": fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n"+
+				"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: %s}\nspec: {interval: 1h, url: '%s'}\n---\n"+
+				"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: drifter, namespace: %s}\n"+
+				"spec:\n  interval: 10m\n%s  chart:\n    spec: {chart: drifter, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n", ns, ns, charts.URL, ns, drift)})
+			var drifted []string
+			var mu sync.Mutex
+			r, err := gitopskit.New(gitopskit.Options{Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: env.Config,
+				Load: render.LoadOptions{CacheDir: t.TempDir()},
+				Apply: apply.Options{Events: func(e apply.Event) {
+					if e.Type == apply.ObjectDrifted {
+						mu.Lock()
+						drifted = append(drifted, e.Object.String())
+						mu.Unlock()
+					}
+				}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := r.Reconcile(ctx); err != nil || res.Err() != nil {
+				t.Fatal(err, res.Err())
+			}
+			cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cm.Data["key"] = "by-hand"
+			if _, err := kube.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+				t.Fatal(err)
+			}
+			if res, err := r.Reconcile(ctx); err != nil || res.Err() != nil {
+				t.Fatal(err, res.Err())
+			}
+			cm, err = kube.CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cm.Data["key"] != c.want {
+				t.Errorf("key = %q, want %q", cm.Data["key"], c.want)
+			}
+			s, _ := r.Status().Unit("HelmRelease/" + ns + "/drifter")
+			if warned := len(drifted) > 0 || strings.Contains(s.Message, "drifted"); warned != (c.mode == "warn") {
+				t.Errorf("drift reported %v (events %v, status %q)", warned, drifted, s.Message)
+			}
+		})
+	}
+}

@@ -238,6 +238,9 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 				if s.Tests != "" {
 					s.Message += "; tests " + s.Tests
 				}
+				if n := len(res.Drifted); n > 0 {
+					s.Message += fmt.Sprintf("; %d objects drifted and were left so (driftDetection: warn)", n)
+				}
 				if sourceErr != nil {
 					s.Message += " (" + sourceErr.Error() + ")"
 				}

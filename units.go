@@ -163,6 +163,16 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 				if rel.CreateNamespace {
 					au.CreateNamespaces = []string{rel.Namespace}
 				}
+				// Drift is corrected unless the release says otherwise:
+				// the repository is the truth for every unit, and an
+				// unchanged pass with no drift writes nothing anyway.
+				// (Flux's default is disabled.)
+				switch rel.DriftMode {
+				case "warn":
+					au.Drift = apply.DriftWarn
+				case "disabled":
+					au.Drift = apply.DriftIgnore
+				}
 				au.TakeOverFrom = helmrelease.PreviousOwners
 				au.Release = &helmrelease.Record{Name: rel.Name, Namespace: rel.Namespace, StorageNamespace: rel.StorageNamespace,
 					MaxHistory: rel.MaxHistory, KeepHistory: rel.KeepHistory, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks,

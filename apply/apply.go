@@ -143,6 +143,11 @@ type Unit struct {
 	// once the unit's objects are applied, so gitopskit alone owns the
 	// fields it sets; an object without them costs no request.
 	TakeOverFrom []FieldManager
+	// Drift says what to do when the unit's Release is unchanged (it
+	// matters only with a Release): DriftCorrect (the zero value) applies
+	// the objects as always, DriftWarn only reports those that drifted,
+	// DriftIgnore leaves them.
+	Drift DriftMode
 	// CreateNamespaces are namespaces the unit creates when they are
 	// missing, before anything else of it is done, and never changes or
 	// deletes (Helm's --create-namespace, a HelmRelease's
@@ -345,6 +350,9 @@ type UnitResult struct {
 	Skipped bool
 	// Tests says how the unit's Tests went, "" when none ran.
 	Tests string
+	// Drifted lists the objects found changed in the cluster and left so
+	// (Unit.Drift DriftWarn).
+	Drifted []dag.ObjectRef
 }
 
 // Tests are hooks run to test a unit once it is applied.

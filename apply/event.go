@@ -14,6 +14,9 @@ const (
 	UnitSkipped   EventType = "UnitSkipped"
 	ObjectApplied EventType = "ObjectApplied"
 	ObjectPruned  EventType = "ObjectPruned"
+	// ObjectDrifted reports an object that no longer holds what was
+	// applied and is left so (Unit.Drift DriftWarn).
+	ObjectDrifted EventType = "ObjectDrifted"
 )
 
 // Event is one step of an apply, for progress displays.
@@ -41,6 +44,8 @@ func (e Event) String() string {
 		return e.Object.String() + " " + e.Action
 	case ObjectPruned:
 		return e.Object.String() + " pruned"
+	case ObjectDrifted:
+		return e.Object.String() + " drifted (left as it is)"
 	case UnitStarted:
 		return e.Unit + " started"
 	case UnitReady:

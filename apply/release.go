@@ -25,6 +25,10 @@ type Release interface {
 	// release of a unit removed from the repository is found again
 	// (Options.Uninstall).
 	Ref() string
+	// Changed says, without writing, whether the release differs from
+	// what the manager's record holds as deployed: a unit whose Drift is
+	// not DriftCorrect leaves an unchanged release's objects as they are.
+	Changed(ctx context.Context, c Clients) (bool, error)
 	// Begin runs after the unit's dry run, before anything of it is
 	// applied. Unchanged means the manager's record already holds exactly
 	// this release: nothing is written and End is not called.
@@ -33,3 +37,20 @@ type Release interface {
 	// became healthy and was pruned.
 	End(ctx context.Context, c Clients, err error) error
 }
+
+// DriftMode says what a unit does about its objects when its Release is
+// unchanged and the cluster no longer holds what was applied (Flux's
+// HelmRelease spec.driftDetection.mode).
+type DriftMode string
+
+const (
+	// DriftCorrect applies the objects again, as for any unit (Flux's
+	// "enabled").
+	DriftCorrect DriftMode = ""
+	// DriftWarn reports the objects that drifted (UnitResult.Drifted,
+	// ObjectDrifted events) and changes nothing (Flux's "warn").
+	DriftWarn DriftMode = "warn"
+	// DriftIgnore neither looks nor corrects (Flux's "disabled", its
+	// default).
+	DriftIgnore DriftMode = "disabled"
+)

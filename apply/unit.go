@@ -117,6 +117,25 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	if err := act.checkExternal(ctx, u, rd.Local); err != nil {
 		return fail(err)
 	}
+	// A release left as it is when unchanged: its objects are looked at
+	// (DriftWarn) or not at all (DriftIgnore), never applied.
+	if u.Mode == Reconcile && u.Release != nil && u.Drift != DriftCorrect {
+		changed, err := u.Release.Changed(ctx, act.clients)
+		if err != nil {
+			return fail(fmt.Errorf("release %s: %w", u.Release.Ref(), err))
+		}
+		if !changed {
+			if u.Drift == DriftWarn {
+				if err := act.reportDrift(ctx, run); err != nil {
+					return fail(err)
+				}
+			}
+			if rd.Node == "" {
+				a.emit(Event{Type: UnitReady, Unit: u.ID})
+			}
+			return res
+		}
+	}
 	if u.Mode == Reconcile {
 		for _, ns := range u.CreateNamespaces {
 			if err := act.ensureNamespace(ctx, ns); err != nil {
@@ -183,6 +202,46 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 		a.emit(Event{Type: UnitReady, Unit: u.ID})
 	}
 	return res
+}
+
+// reportDrift finds the unit's objects that no longer hold what was
+// applied (by the inventory's digests and the live objects) and reports
+// them, changing nothing.
+func (a *actor) reportDrift(ctx context.Context, run *unitRun) error {
+	u := run.u
+	old, err := a.opts.Store.Load(ctx, u.ID)
+	if errors.Is(err, inventory.ErrNotFound) {
+		old, err = inventory.New(u.ID), nil
+	}
+	if err != nil {
+		return err
+	}
+	key, err := a.storeKey(ctx, u)
+	if err != nil {
+		return err
+	}
+	objs := make([]*unstructured.Unstructured, len(u.Objects))
+	d := digests{last: map[string]string{}, now: map[string]string{}}
+	for _, e := range old.Entries {
+		d.last[e.ID()] = e.Digest
+	}
+	for i, o := range u.Objects {
+		objs[i] = o.DeepCopy()
+		withOwner(objs[i], u.ID)
+		if err := stringDataToData(objs[i]); err != nil {
+			return fmt.Errorf("%s: %w", dag.RefOf(objs[i]), err)
+		}
+		d.now[entryOf(objs[i]).ID()] = storedDigest(key, objs[i])
+	}
+	live := a.liveOf(ctx, objs, d)
+	for i, o := range objs {
+		if !d.unchanged(o, live[i]) {
+			ref := dag.RefOf(o)
+			run.res.Drifted = append(run.res.Drifted, ref)
+			a.emit(Event{Type: ObjectDrifted, Unit: u.ID, Object: ref})
+		}
+	}
+	return nil
 }
 
 // ensureNamespace creates a namespace unless it exists, labelled as Helm

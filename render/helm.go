@@ -160,7 +160,7 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		return fail("%w", err)
 	}
 	rel.ConfigDigest, rel.Revision, rel.IsUpgrade = config, revision, upgrade
-	rel.CreateNamespace = spec.CreateNamespace
+	rel.CreateNamespace, rel.DriftMode = spec.CreateNamespace, spec.DriftMode
 	rel.DisableHooks = upgrade && spec.DisableUpgradeHooks || !upgrade && spec.DisableInstallHooks
 	res.Warnings = append(res.Warnings, spec.Unimplemented...)
 	res.Release = rel

@@ -445,12 +445,12 @@ func TestCacheKeepsRejected(t *testing.T) {
 func TestHelmReleaseNotYetImplemented(t *testing.T) {
 	chart := certsChart(t)
 	res, err := NewHelm(HelmOptions{}).Render(context.Background(), chart, hrObj(t, "v2", "cert-manager",
-		"  install: {remediation: {retries: 3}}\n  upgrade: {remediation: {retries: 3, strategy: rollback}}\n  rollback: {cleanupOnFail: true}\n  driftDetection: {mode: warn}\n"))
+		"  install: {remediation: {retries: 3}}\n  upgrade: {remediation: {retries: 3, strategy: rollback}}\n  rollback: {cleanupOnFail: true}\n  driftDetection: {mode: warn, ignore: [{paths: [/spec/replicas]}]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	all := strings.Join(res.Warnings, "\n")
-	for _, field := range []string{"spec.install.remediation", "spec.upgrade.remediation", "spec.rollback", "spec.driftDetection"} {
+	for _, field := range []string{"spec.install.remediation", "spec.upgrade.remediation", "spec.rollback", "spec.driftDetection.ignore"} {
 		if !strings.Contains(all, field+" is not implemented yet") {
 			t.Errorf("no warning for %s: %q", field, res.Warnings)
 		}

@@ -52,6 +52,9 @@ type helmRelease struct {
 	KeepHistory bool
 	// Test is spec.test, nil when tests are not enabled.
 	Test *ReleaseTests
+	// DriftMode is spec.driftDetection.mode: enabled, warn or disabled;
+	// "" when the field is absent.
+	DriftMode string
 	// CreateNamespace is spec.install.createNamespace: the release's
 	// namespace is created when missing (never changed or deleted).
 	CreateNamespace bool
@@ -192,8 +195,13 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	if len(common.Rollback) > 0 {
 		out.Unimplemented = append(out.Unimplemented, "spec.rollback is not implemented yet: nothing is rolled back")
 	}
-	if d := common.DriftDetection; d != nil && (d.Mode == "warn" || d.Mode == "disabled" || len(d.Ignore) > 0) {
-		out.Unimplemented = append(out.Unimplemented, "spec.driftDetection is not implemented yet: gitopskit corrects drift of the release's objects on every pass")
+	if d := common.DriftDetection; d != nil {
+		if d.Mode != "" {
+			out.DriftMode = d.Mode
+		}
+		if len(d.Ignore) > 0 {
+			out.Unimplemented = append(out.Unimplemented, "spec.driftDetection.ignore is not implemented yet: drift of those fields is treated as any other")
+		}
 	}
 	if in := common.Install; in != nil {
 		out.DisableSchemaValidation = in.DisableSchemaValidation

@@ -67,6 +67,12 @@ type ReleaseInfo struct {
 	KeepHistory bool
 	// Tests, when set, are to run after each install or upgrade.
 	Tests *ReleaseTests
+	// DriftMode is what is done about drift of an unchanged release's
+	// objects (spec.driftDetection.mode): "enabled" corrects it, "warn"
+	// reports it, "disabled" neither looks nor corrects; "" (the field
+	// absent) is gitopskit's default, correcting it, where Flux's default
+	// is disabled.
+	DriftMode string
 	// CreateNamespace creates the release's namespace when it is missing
 	// (spec.install.createNamespace), as Helm does: never changed or
 	// deleted afterwards.

@@ -185,21 +185,33 @@ func (h History) Revisions(ctx context.Context, namespace, name string) (render.
 	return render.ReleaseRevisions{Latest: recs.latestVersion, Deployed: recs.deployedVersion, DeployedConfig: recs.deployed[render.ConfigDigestLabel]}, nil
 }
 
+// Changed says whether the last revision is not deployed or holds another
+// release than this one, from the records' labels alone.
+func (r *Record) Changed(ctx context.Context, c apply.Clients) (bool, error) {
+	_, _, changed, err := r.changed(ctx, c)
+	return changed, err
+}
+
+func (r *Record) changed(ctx context.Context, c apply.Clients) (digest string, latest map[string]string, changed bool, err error) {
+	if digest, err = r.digest(); err != nil {
+		return "", nil, false, fmt.Errorf("digesting the release: %w", err)
+	}
+	recs, err := listRecords(ctx, c.Metadata, r.storageNamespace(), r.Name)
+	if err != nil {
+		return "", nil, false, err
+	}
+	latest = recs.latest
+	unchanged := latest != nil && latest["status"] == string(release.StatusDeployed) && latest[DigestLabel] == digest
+	return digest, latest, !unchanged, nil
+}
+
 // Begin writes the new revision as pending, unless the last revision is
 // deployed and holds exactly this release — told from the records' labels,
 // with one metadata-only list and no record decoded.
 func (r *Record) Begin(ctx context.Context, c apply.Clients) (bool, error) {
-	digest, err := r.digest()
-	if err != nil {
-		return false, fmt.Errorf("digesting the release: %w", err)
-	}
-	recs, err := listRecords(ctx, c.Metadata, r.storageNamespace(), r.Name)
-	if err != nil {
+	digest, latest, changed, err := r.changed(ctx, c)
+	if err != nil || !changed {
 		return false, err
-	}
-	latest := recs.latest
-	if latest != nil && latest["status"] == string(release.StatusDeployed) && latest[DigestLabel] == digest {
-		return false, nil
 	}
 
 	s := storageOf(c.Kube, r.storageNamespace(), r.MaxHistory)
