@@ -72,4 +72,18 @@
 // object — read with one LIST per kind, or a GET each for a kind with only a
 // few objects — still holds every field gitopskit sets (drift is
 // re-applied). See BENCHMARKS.md.
+//
+// A unit that is a package manager's release (a Flux HelmRelease is a Helm
+// release) carries a Release, which keeps that manager's own records in
+// step — package apply/helmrelease writes Helm's — begun after the dry run
+// and ended with the unit's outcome; an unchanged release writes nothing.
+// Around a release that changed, PreHooks run before its objects are
+// applied and PostHooks after they are healthy and pruned (Helm's order,
+// waits and delete policies), then Tests; hooks are never in the
+// inventory. Drift says what an unchanged release does about objects
+// changed in the cluster: correct them (the default), report them
+// (DriftWarn) or leave them (DriftIgnore). TakeOverFrom removes another
+// field manager's entries from objects the unit took over (Helm's, Flux's
+// helm-controller's), and CreateNamespaces creates missing namespaces
+// first, never deleting them.
 package apply
