@@ -125,7 +125,7 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	userValues, _ := copyTree(values).(map[string]any)
 	out, err := renderChart(ctx, ch, values, chartRelease{
 		Name: spec.ReleaseName, Namespace: spec.Namespace, Capabilities: caps, Revision: revision, IsUpgrade: upgrade,
-		IncludeCRDs: spec.CRDs != "Skip", SkipSchemaCheck: spec.DisableSchemaValidation,
+		IncludeCRDs: spec.CRDs != "Skip", SkipSchemaCheck: upgrade && spec.DisableUpgradeSchemaValidation || !upgrade && spec.DisableSchemaValidation,
 		Mirrors: h.opts.Mirrors, Provenance: prov,
 	})
 	if err != nil {

@@ -410,3 +410,55 @@ func TestSchemaReferences(t *testing.T) {
 		t.Errorf("HelmRelease with install.disableSchemaValidation: %v", err)
 	}
 }
+
+// history is a ReleaseHistory that says what it is told, for renders that
+// must see a release as already installed.
+type history ReleaseRevisions
+
+func (h history) Revisions(context.Context, string, string) (ReleaseRevisions, error) {
+	return ReleaseRevisions(h), nil
+}
+
+// TestRenderAsUpgrade: with a deployed revision of other values, a
+// release renders as the next revision's upgrade (.Release.IsUpgrade,
+// .Release.Revision), checks its values against the schema unless
+// upgrade.disableSchemaValidation (install's setting does not count for
+// an upgrade), and renders as revision 1's install with no history.
+func TestRenderAsUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	helmtest.WriteChart(t, dir, "certs", "1.0.0", map[string]string{
+		"values.schema.json": `{"type": "object", "properties": {"port": {"type": "integer"}}}`,
+		"templates/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {upgrade: '{{ .Release.IsUpgrade }}', revision: '{{ .Release.Revision }}'}\n",
+	})
+	art, err := source.NewDir(filepath.Join(dir, "certs"), source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(h ReleaseHistory, spec string) (*Result, error) {
+		return NewHelm(HelmOptions{Releases: h}).Render(context.Background(), art, hrObj(t, "v2", "cert-manager", spec))
+	}
+	data := func(res *Result) string {
+		d, _, _ := unstructured.NestedStringMap(res.Objects[0].Object, "data")
+		return d["upgrade"] + " " + d["revision"]
+	}
+	res, err := render(nil, "")
+	if err != nil || data(res) != "false 1" {
+		t.Fatalf("offline: %v %v", err, res)
+	}
+	deployed := history{Latest: 3, Deployed: 2, DeployedConfig: "other values"}
+	if res, err = render(deployed, ""); err != nil || data(res) != "true 4" || !res.Release.IsUpgrade || res.Release.Revision != 4 {
+		t.Fatalf("upgrade: %v %v", err, res)
+	}
+	bad := "  values: {port: eighty}\n"
+	if _, err := render(deployed, bad+"  install: {disableSchemaValidation: true}\n"); err == nil || !strings.Contains(err.Error(), "values don't meet") {
+		t.Errorf("an upgrade with install.disableSchemaValidation: %v", err)
+	}
+	if _, err := render(deployed, bad+"  upgrade: {disableSchemaValidation: true}\n"); err != nil {
+		t.Errorf("an upgrade with upgrade.disableSchemaValidation: %v", err)
+	}
+	// The deployed revision's own config renders as that revision again.
+	same := history{Latest: 2, Deployed: 2, DeployedConfig: configDigest(art.Digest, map[string]any{})}
+	if res, err = render(same, ""); err != nil || data(res) != "true 2" {
+		t.Errorf("unchanged: %v %v", err, data(res))
+	}
+}

@@ -65,6 +65,10 @@ type helmRelease struct {
 	// yet and that change only what happens when the release fails or
 	// drifts: warnings on the unit.
 	Unimplemented []string
+	// DisableUpgradeSchemaValidation is
+	// spec.upgrade.disableSchemaValidation, for a release rendered as an
+	// upgrade.
+	DisableUpgradeSchemaValidation bool
 	// DisableSchemaValidation is spec.install.disableSchemaValidation:
 	// the values are not checked against values.schema.json.
 	DisableSchemaValidation bool
@@ -144,8 +148,9 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 			Remediation             json.RawMessage `json:"remediation,omitempty"`
 		} `json:"install,omitempty"`
 		Upgrade *struct {
-			DisableHooks bool            `json:"disableHooks,omitempty"`
-			Remediation  json.RawMessage `json:"remediation,omitempty"`
+			DisableHooks            bool            `json:"disableHooks,omitempty"`
+			DisableSchemaValidation bool            `json:"disableSchemaValidation,omitempty"`
+			Remediation             json.RawMessage `json:"remediation,omitempty"`
 		} `json:"upgrade,omitempty"`
 		Rollback       json.RawMessage `json:"rollback,omitempty"`
 		DriftDetection *struct {
@@ -187,7 +192,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	}
 	out.CRDs = "Create" // Flux's default on install
 	if up := common.Upgrade; up != nil {
-		out.DisableUpgradeHooks = up.DisableHooks
+		out.DisableUpgradeHooks, out.DisableUpgradeSchemaValidation = up.DisableHooks, up.DisableSchemaValidation
 		if len(up.Remediation) > 0 {
 			out.Unimplemented = append(out.Unimplemented, "spec.upgrade.remediation is not implemented yet: a failed upgrade is not retried or rolled back")
 		}
