@@ -208,37 +208,15 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 // applied (by the inventory's digests and the live objects) and reports
 // them, changing nothing.
 func (a *actor) reportDrift(ctx context.Context, run *unitRun) error {
-	u := run.u
-	old, err := a.opts.Store.Load(ctx, u.ID)
-	if errors.Is(err, inventory.ErrNotFound) {
-		old, err = inventory.New(u.ID), nil
-	}
-	if err != nil {
+	if err := a.prepare(ctx, run); err != nil {
 		return err
 	}
-	key, err := a.storeKey(ctx, u)
-	if err != nil {
-		return err
-	}
-	objs := make([]*unstructured.Unstructured, len(u.Objects))
-	d := digests{last: map[string]string{}, now: map[string]string{}}
-	for _, e := range old.Entries {
-		d.last[e.ID()] = e.Digest
-	}
-	for i, o := range u.Objects {
-		objs[i] = o.DeepCopy()
-		withOwner(objs[i], u.ID)
-		if err := stringDataToData(objs[i]); err != nil {
-			return fmt.Errorf("%s: %w", dag.RefOf(objs[i]), err)
-		}
-		d.now[entryOf(objs[i]).ID()] = storedDigest(key, objs[i])
-	}
-	live := a.liveOf(ctx, objs, d)
-	for i, o := range objs {
-		if !d.unchanged(o, live[i]) {
+	live := a.liveOf(ctx, run.objs, run.digests)
+	for i, o := range run.objs {
+		if !run.digests.unchanged(o, live[i]) {
 			ref := dag.RefOf(o)
 			run.res.Drifted = append(run.res.Drifted, ref)
-			a.emit(Event{Type: ObjectDrifted, Unit: u.ID, Object: ref})
+			a.emit(Event{Type: ObjectDrifted, Unit: run.u.ID, Object: ref})
 		}
 	}
 	return nil
@@ -371,10 +349,10 @@ func refsToMeta(refs []dag.ObjectRef) object.ObjMetadataSet {
 	return out
 }
 
-// begin loads the unit's inventory, works out what it renders now, and
-// records old ∪ new before anything touches the cluster, so a crash from
-// here on never forgets an object.
-func (a *actor) begin(ctx context.Context, run *unitRun) error {
+// prepare loads the unit's inventory and makes its objects as they are
+// applied — owner label set, a Secret's stringData as data — with the
+// digests of what was applied last and of what is applied now.
+func (a *actor) prepare(ctx context.Context, run *unitRun) error {
 	u := run.u
 	old, err := a.opts.Store.Load(ctx, u.ID)
 	if errors.Is(err, inventory.ErrNotFound) {
@@ -389,6 +367,10 @@ func (a *actor) begin(ctx context.Context, run *unitRun) error {
 		return err
 	}
 	run.objs = make([]*unstructured.Unstructured, len(u.Objects))
+	run.digests = digests{last: make(map[string]string, len(old.Entries)), now: make(map[string]string, len(u.Objects))}
+	for _, e := range old.Entries {
+		run.digests.last[e.ID()] = e.Digest
+	}
 	for i, o := range u.Objects {
 		run.objs[i] = o.DeepCopy()
 		withOwner(run.objs[i], u.ID)
@@ -397,16 +379,24 @@ func (a *actor) begin(ctx context.Context, run *unitRun) error {
 		if err := stringDataToData(run.objs[i]); err != nil {
 			return fmt.Errorf("%s: %w", dag.RefOf(run.objs[i]), err)
 		}
+		run.digests.now[entryOf(run.objs[i]).ID()] = storedDigest(key, run.objs[i])
 	}
-	run.digests = digests{last: make(map[string]string, len(old.Entries)), now: make(map[string]string, len(run.objs))}
-	for _, e := range old.Entries {
-		run.digests.last[e.ID()] = e.Digest
+	return nil
+}
+
+// begin loads the unit's inventory, works out what it renders now, and
+// records old ∪ new before anything touches the cluster, so a crash from
+// here on never forgets an object.
+func (a *actor) begin(ctx context.Context, run *unitRun) error {
+	u := run.u
+	if err := a.prepare(ctx, run); err != nil {
+		return err
 	}
+	old := run.old
 	entries := make([]inventory.Entry, 0, len(run.objs))
 	for _, o := range run.objs {
 		e := entryOf(o)
-		e.Digest = storedDigest(key, o)
-		run.digests.now[e.ID()] = e.Digest
+		e.Digest = run.digests.now[e.ID()]
 		entries = append(entries, e)
 	}
 	run.cur = inventory.New(u.ID, entries...)
@@ -432,9 +422,11 @@ func (a *actor) begin(ctx context.Context, run *unitRun) error {
 			changed = append(changed, i)
 		}
 	}
-	if run.deferred, err = a.dryRun(ctx, run, changed); err != nil {
+	deferred, err := a.dryRun(ctx, run, changed)
+	if err != nil {
 		return err
 	}
+	run.deferred = deferred
 	// The revision changes only once applied.
 	run.pending = inventory.Union(old, run.cur)
 	run.pending.Meta = old.Meta
