@@ -69,6 +69,15 @@ type Record struct {
 	Now func() time.Time
 
 	current, previous *release.Release
+	// checked is what Changed read, for the Begin that follows it in the
+	// same pass, so the records are listed once.
+	checked *check
+}
+
+type check struct {
+	digest  string
+	latest  map[string]string
+	changed bool
 }
 
 var _ apply.Release = (*Record)(nil)
@@ -188,8 +197,12 @@ func (h History) Revisions(ctx context.Context, namespace, name string) (render.
 // Changed says whether the last revision is not deployed or holds another
 // release than this one, from the records' labels alone.
 func (r *Record) Changed(ctx context.Context, c apply.Clients) (bool, error) {
-	_, _, changed, err := r.changed(ctx, c)
-	return changed, err
+	digest, latest, changed, err := r.changed(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	r.checked = &check{digest, latest, changed}
+	return changed, nil
 }
 
 func (r *Record) changed(ctx context.Context, c apply.Clients) (digest string, latest map[string]string, changed bool, err error) {
@@ -209,9 +222,19 @@ func (r *Record) changed(ctx context.Context, c apply.Clients) (digest string, l
 // deployed and holds exactly this release — told from the records' labels,
 // with one metadata-only list and no record decoded.
 func (r *Record) Begin(ctx context.Context, c apply.Clients) (bool, error) {
-	digest, latest, changed, err := r.changed(ctx, c)
-	if err != nil || !changed {
+	var (
+		digest  string
+		latest  map[string]string
+		changed bool
+		err     error
+	)
+	if ck := r.checked; ck != nil {
+		digest, latest, changed, r.checked = ck.digest, ck.latest, ck.changed, nil
+	} else if digest, latest, changed, err = r.changed(ctx, c); err != nil {
 		return false, err
+	}
+	if !changed {
+		return false, nil
 	}
 
 	s := storageOf(c.Kube, r.storageNamespace(), r.MaxHistory)
