@@ -303,9 +303,10 @@ func TestHelmReleaseAdoption(t *testing.T) {
 // objects, a post-install Job after them, waited for and deleted by its
 // hook-succeeded policy; nothing on an unchanged pass; pre-upgrade (not
 // pre-install) hooks on an upgrade; a hook that never succeeds fails the
-// revision and is deleted by its hook-failed policy; and hooks are not
-// the release's objects, so removing the release prunes its objects and
-// leaves them.
+// revision and is deleted by its hook-failed policy; hooks are not the
+// release's objects, so removing the release prunes its objects and
+// leaves them; and removing it runs the deployed revision's pre-delete
+// hooks before the prune and its post-delete hooks after.
 func TestHelmReleaseHooks(t *testing.T) {
 	env := testenv.Shared(t)
 	env.RunWorkloads(t) // Jobs complete
@@ -328,6 +329,8 @@ func TestHelmReleaseHooks(t *testing.T) {
 		"templates/hooks.yaml": hook("ConfigMap", "pre-b", "pre-install", "5", "", "") + "---\n" +
 			hook("ConfigMap", "pre-a", "pre-install", "-1", "", "") + "---\n" +
 			hook("Job", "post-job", "post-install", "0", "hook-succeeded", job) + "---\n" +
+			hook("ConfigMap", "pre-del", "pre-delete", "0", "", "") + "---\n" +
+			hook("Job", "post-del", "post-delete", "0", "hook-succeeded", job) + "---\n" +
 			hook("ConfigMap", "pre-up", "pre-upgrade", "0", "", "") +
 			"{{- if .Values.failHook }}\n---\n" + hook("Pod", "bad-hook", "pre-upgrade", "1", "hook-failed",
 			"spec:\n  restartPolicy: Never\n  containers: [{name: c, image: never:1}]\n") + "{{- end }}\n",
@@ -435,6 +438,13 @@ func TestHelmReleaseHooks(t *testing.T) {
 	reconcile(false)
 	if exists("ConfigMap", "app") || !exists("ConfigMap", "pre-a") || !exists("ConfigMap", "pre-up") {
 		t.Error("after removal: the release's object goes, its hooks stay")
+	}
+	// The deployed revision's delete hooks ran around the prune.
+	if got := took(); got != "pre-del hook, post-del hook, post-del hook deleted" {
+		t.Errorf("removal: %s", got)
+	}
+	if !exists("ConfigMap", "pre-del") || exists("Job", "post-del") {
+		t.Error("after removal: pre-del stays (before-hook-creation), post-del goes (hook-succeeded)")
 	}
 }
 
@@ -643,5 +653,122 @@ func TestHelmReleaseDrift(t *testing.T) {
 				t.Errorf("drift reported %v (events %v, status %q)", warned, drifted, s.Message)
 			}
 		})
+	}
+}
+
+// TestHelmReleaseDriftIgnore: driftDetection.ignore as Flux defines it:
+// drift at an ignored path of a selected object is neither corrected nor
+// reported (warn), drift elsewhere in the same object is corrected, an
+// object no rule selects is corrected whole, and a path that is no JSON
+// pointer fails the release, naming it.
+func TestHelmReleaseDriftIgnore(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	chartDir := helmtest.WriteChart(t, t.TempDir(), "ignorer", "1.0.0", map[string]string{
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  key: from-git\n  other: from-git\n---\n" +
+			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unselected\ndata:\n  key: from-git\n",
+	})
+	charts := helmtest.ServeRepo(t, []string{helmtest.Package(t, chartDir, t.TempDir())}, false)
+	kube, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := fmt.Sprintf("drift-ignore-%d", time.Now().UnixNano()%1000000)
+	dir := t.TempDir()
+	write := func(drift string) {
+		testfs.Write(t, dir, map[string]string{"clusters/dev/all.yaml": fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n"+
+			"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: %s}\nspec: {interval: 1h, url: '%s'}\n---\n"+
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: ignorer, namespace: %s}\n"+
+			"spec:\n  interval: 10m\n  driftDetection:\n%s  chart:\n    spec: {chart: ignorer, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n", ns, ns, charts.URL, ns, drift)})
+	}
+	var (
+		mu      sync.Mutex
+		drifted []string
+	)
+	r, err := gitopskit.New(gitopskit.Options{Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: env.Config,
+		Load: render.LoadOptions{CacheDir: t.TempDir()},
+		Apply: apply.Options{Events: func(e apply.Event) {
+			if e.Type == apply.ObjectDrifted {
+				mu.Lock()
+				drifted = append(drifted, e.Object.String())
+				mu.Unlock()
+			}
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reconcile := func() error {
+		t.Helper()
+		res, err := r.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Err()
+	}
+	edit := func(name string, keys ...string) {
+		t.Helper()
+		cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			cm.Data[k] = "by-hand"
+		}
+		if _, err := kube.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := func(name string) string {
+		t.Helper()
+		cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data["key"] + " " + cm.Data["other"]
+	}
+	rule := "    ignore:\n    - paths: ['/data/key']\n      target: {kind: ConfigMap, name: '^app$'}\n"
+
+	write("    mode: enabled\n" + rule)
+	if err := reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	edit("app", "key", "other")
+	edit("unselected", "key")
+	if err := reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if got := data("app"); got != "by-hand from-git" {
+		t.Errorf("app: key other = %s, want the ignored key kept and the other corrected", got)
+	}
+	if got := data("unselected"); got != "from-git " {
+		t.Errorf("unselected: key = %q, want it corrected", got)
+	}
+
+	// warn: drift only at the ignored path is not reported.
+	write("    mode: warn\n" + rule)
+	if err := reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	drifted = nil
+	edit("app", "key")
+	if err := reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if len(drifted) != 0 {
+		t.Errorf("drift at an ignored path reported: %v", drifted)
+	}
+	edit("app", "other")
+	if err := reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(drifted) != "[ConfigMap/"+ns+"/app]" {
+		t.Errorf("drift elsewhere: reported %v", drifted)
+	}
+
+	write("    ignore:\n    - paths: ['data/key']\n")
+	err = reconcile()
+	if err == nil || !strings.Contains(err.Error(), `"data/key" is not a JSON pointer`) || !strings.Contains(err.Error(), "HelmRelease/"+ns+"/ignorer") {
+		t.Errorf("a bad path: %v", err)
 	}
 }

@@ -163,6 +163,9 @@ func New(opts Options) (*Reconciler, error) {
 	if applyOpts.Uninstall == nil {
 		applyOpts.Uninstall = helmrelease.Uninstall
 	}
+	if applyOpts.DeleteHooks == nil {
+		applyOpts.DeleteHooks = helmrelease.DeleteHooks
+	}
 	applyOpts.Events = func(e apply.Event) {
 		r.onEvent(e)
 		if userEvents != nil {

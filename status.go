@@ -39,6 +39,12 @@ type UnitStatus struct {
 	// Tests is how the tests of a HelmRelease's last install or upgrade
 	// went (spec.test), e.g. "3 passed"; "" when none ran.
 	Tests string
+	// Remediation is how a HelmRelease's last failure was set right
+	// ("rolled back to revision 3", "uninstalled"), "" when it was not;
+	// Failures how many attempts of the release as it is now failed in a
+	// row (install/upgrade.remediation.retries bounds them).
+	Remediation string
+	Failures    int
 	// Removed is set only in what Watch sends, for a unit that is gone:
 	// it left the repository (and what it applied was pruned) or was torn
 	// down. Status no longer lists it.
@@ -225,6 +231,7 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 				if res.Tests != "" {
 					s.Tests = res.Tests
 				}
+				s.Remediation, s.Failures = res.Remediation, res.Failures
 			case res.State == dag.Blocked && u.Mode == apply.Remove:
 				s.Ready, s.Message = ReadyFalse, fmt.Sprintf("no longer defined, but kept: '%s', which defined it, did not apply", res.BlockedBy)
 			case res.State == dag.Blocked:
@@ -232,6 +239,7 @@ func (r *Reconciler) record(g *render.Graph, units []apply.Unit, out *apply.Resu
 			case res.State == dag.Succeeded:
 				s.Ready, s.Revision, s.LastApplied = ReadyTrue, u.Revision, now
 				s.Message = "Applied revision: " + u.Revision
+				s.Remediation, s.Failures = "", 0
 				if res.Tests != "" {
 					s.Tests = res.Tests
 				}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fluxcd/pkg/ssa/jsondiff"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
@@ -76,6 +77,37 @@ func hookPhase(hooks []render.Hook, event string, keep func(name string) bool) [
 	out := make([]apply.Hook, len(hs))
 	for i, h := range hs {
 		out[i] = apply.Hook{Object: h.Unstructured, DeletePolicies: h.DeletePolicies}
+	}
+	return out
+}
+
+// remediationOf is what the applier does when a release fails, as the
+// HelmRelease says with Flux's defaults.
+func remediationOf(r render.ReleaseRemediation) *apply.Remediation {
+	out := &apply.Remediation{Retries: r.Retries, RemediateLastFailure: r.RemediateLastFailure,
+		DisableWait: r.RollbackDisableWait, DisableHooks: r.RollbackDisableHooks, Timeout: r.RollbackTimeout}
+	switch r.Strategy {
+	case "uninstall":
+		out.Strategy = apply.RemedyUninstall
+	case "retry":
+		out.Strategy = apply.RemedyNone
+	default:
+		out.Strategy = apply.RemedyRollback
+	}
+	return out
+}
+
+// driftIgnoreOf is a HelmRelease's driftDetection.ignore as the applier
+// (fluxcd/pkg/ssa) takes it.
+func driftIgnoreOf(rules []render.DriftIgnoreRule) []jsondiff.IgnoreRule {
+	out := make([]jsondiff.IgnoreRule, 0, len(rules))
+	for _, r := range rules {
+		rule := jsondiff.IgnoreRule{Paths: r.Paths}
+		if t := r.Target; t != nil {
+			rule.Selector = &jsondiff.Selector{Group: t.Group, Version: t.Version, Kind: t.Kind, Name: t.Name, Namespace: t.Namespace,
+				AnnotationSelector: t.AnnotationSelector, LabelSelector: t.LabelSelector}
+		}
+		out = append(out, rule)
 	}
 	return out
 }
@@ -160,6 +192,10 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 					au.PreHooks, au.PostHooks = releaseHooks(u.Hooks, rel.IsUpgrade)
 				}
 				au.Tests = releaseTests(u.Hooks, rel.Tests)
+				if au.Tests != nil {
+					au.Tests.IgnoreFailures = rel.Remediation.IgnoreTestFailures
+				}
+				au.Remediation = remediationOf(rel.Remediation)
 				if rel.CreateNamespace {
 					au.CreateNamespaces = []string{rel.Namespace}
 				}
@@ -173,9 +209,10 @@ func (r *Reconciler) applyUnits(ctx context.Context, g *render.Graph, only strin
 				case "disabled":
 					au.Drift = apply.DriftIgnore
 				}
+				au.DriftIgnore = driftIgnoreOf(rel.DriftIgnore)
 				au.TakeOverFrom = helmrelease.PreviousOwners
 				au.Release = &helmrelease.Record{Name: rel.Name, Namespace: rel.Namespace, StorageNamespace: rel.StorageNamespace,
-					MaxHistory: rel.MaxHistory, KeepHistory: rel.KeepHistory, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks,
+					MaxHistory: rel.MaxHistory, KeepHistory: rel.KeepHistory, DisableUninstallHooks: rel.DisableUninstallHooks, Chart: rel.Chart, Values: rel.Values, Manifest: rel.Manifest, Hooks: rel.Hooks,
 					ConfigDigest: rel.ConfigDigest}
 			}
 		}

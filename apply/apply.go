@@ -12,6 +12,7 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/jsondiff"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -91,6 +92,14 @@ type Options struct {
 	// its inventory is deleted; nil leaves them. helmrelease.Uninstall does
 	// it for Helm.
 	Uninstall func(ctx context.Context, c Clients, ref string) error
+	// DeleteHooks reads the delete hooks of the release (Release.Ref) of a
+	// unit removed from the repository: its PreHooks run before its
+	// objects are pruned, its PostHooks after, before Uninstall; nil runs
+	// none. helmrelease.DeleteHooks does it for Helm.
+	DeleteHooks func(ctx context.Context, c Clients, ref string) (*Target, error)
+	// RetryReleases tries a release again although it failed as often as
+	// its Remediation allows (as flux reconcile --force does).
+	RetryReleases bool
 }
 
 // Unit is what the applier applies: a unit's rendered objects.
@@ -148,6 +157,12 @@ type Unit struct {
 	// the objects as always, DriftWarn only reports those that drifted,
 	// DriftIgnore leaves them.
 	Drift DriftMode
+	// DriftIgnore are fields whose drift is neither corrected nor reported
+	// (a HelmRelease's spec.driftDetection.ignore): an object a rule
+	// selects is compared with what the cluster holds without those paths,
+	// and applied, when it differs elsewhere, keeping the live values
+	// there (fluxcd/pkg/ssa's DriftIgnoreRules).
+	DriftIgnore []jsondiff.IgnoreRule
 	// CreateNamespaces are namespaces the unit creates when they are
 	// missing, before anything else of it is done, and never changes or
 	// deletes (Helm's --create-namespace, a HelmRelease's
@@ -168,6 +183,9 @@ type Unit struct {
 	// after the dry run, ended with the unit's outcome; an unchanged
 	// release writes nothing.
 	Release Release
+	// Remediation, with a Release that is Remediable, says how a failed
+	// release is set right and how often it is tried again.
+	Remediation *Remediation
 }
 
 // Mode says what Apply does with a unit. Each mode is one thing a
@@ -353,6 +371,12 @@ type UnitResult struct {
 	// Drifted lists the objects found changed in the cluster and left so
 	// (Unit.Drift DriftWarn).
 	Drifted []dag.ObjectRef
+	// Remediation says how a failed release was set right ("rolled back
+	// to revision 3", "uninstalled"), "" when it was not.
+	Remediation string
+	// Failures is how many attempts of the unit's release have failed in
+	// a row, this pass's included (with a Remediation).
+	Failures int
 }
 
 // Tests are hooks run to test a unit once it is applied.

@@ -17,6 +17,9 @@ const (
 	// ObjectDrifted reports an object that no longer holds what was
 	// applied and is left so (Unit.Drift DriftWarn).
 	ObjectDrifted EventType = "ObjectDrifted"
+	// UnitRemediated reports a failed release set right (Unit.Remediation):
+	// Message says how ("rolled back to revision 3", "uninstalled").
+	UnitRemediated EventType = "UnitRemediated"
 )
 
 // Event is one step of an apply, for progress displays.
@@ -56,6 +59,8 @@ func (e Event) String() string {
 		return e.Unit + " blocked: " + e.Message
 	case UnitFailed:
 		return e.Unit + " failed: " + e.Err.Error()
+	case UnitRemediated:
+		return e.Unit + " remediated: " + e.Message
 	}
 	return string(e.Type) + " " + e.Unit + " " + e.Object.String()
 }

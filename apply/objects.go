@@ -16,6 +16,7 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/jsondiff"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -93,6 +94,10 @@ type applied struct {
 func (a *actor) applyObjects(ctx context.Context, run *unitRun, idx []int) ([]applied, error) {
 	d := run.digests
 	out := make([]applied, len(idx))
+	ignore, err := run.ignoreRules()
+	if err != nil {
+		return out, err
+	}
 	var g errgroup.Group
 	g.SetLimit(objectConcurrency)
 	for j, i := range idx {
@@ -102,6 +107,19 @@ func (a *actor) applyObjects(ctx context.Context, run *unitRun, idx []int) ([]ap
 			continue
 		}
 		existed := run.existed[i]
+		if existed && ignore.selects(o) {
+			// Told apart from what the cluster holds without the ignored
+			// paths, which keep their live values: ssa does both.
+			g.Go(func() error {
+				entry, err := a.rm.Apply(ctx, o.DeepCopy(), ssa.ApplyOptions{Force: a.opts.Force, ForceSelector: forceSelector, DriftIgnoreRules: run.u.DriftIgnore})
+				if err != nil {
+					return err
+				}
+				out[j] = applied{obj: o, action: entry.Action}
+				return nil
+			})
+			continue
+		}
 		g.Go(func() error {
 			obj := o.DeepCopy()
 			err := a.client.Patch(ctx, obj, client.Apply, client.FieldOwner(a.opts.FieldManager), client.ForceOwnership)
@@ -317,4 +335,28 @@ func stringDataToData(o *unstructured.Unstructured) error {
 	}
 	unstructured.RemoveNestedField(o.Object, "stringData")
 	return unstructured.SetNestedMap(o.Object, data, "data")
+}
+
+// ignoreRules is the unit's DriftIgnore, compiled.
+func (run *unitRun) ignoreRules() (ignoreRules, error) {
+	if len(run.u.DriftIgnore) == 0 {
+		return nil, nil
+	}
+	c, err := jsondiff.CompileIgnoreRules(run.u.DriftIgnore)
+	if err != nil {
+		return nil, fmt.Errorf("driftDetection.ignore: %w", err)
+	}
+	return ignoreRules(c), nil
+}
+
+type ignoreRules jsondiff.CompiledIgnoreRules
+
+// selects says whether some rule selects the object.
+func (r ignoreRules) selects(o *unstructured.Unstructured) bool {
+	for sel := range r {
+		if sel.MatchUnstructured(o) {
+			return true
+		}
+	}
+	return false
 }

@@ -48,6 +48,9 @@ type unitRun struct {
 	live     []*unstructured.Unstructured
 	existed  []bool
 	deferred []int
+	// postDelete are the hooks of a removed release to run once its
+	// objects are gone.
+	postDelete []Hook
 }
 
 // applyUnit applies one unit: apply its objects, wait for them and for its
@@ -89,8 +92,23 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 		}
 		return nil
 	}
+	outer := ctx
+	rem, remediates := remediable(u)
+	failures := 0 // of the release as it is now, before this pass
 	fail := func(err error) *UnitResult {
+		begun := released
 		err = errors.Join(err, endRelease(ctx, err))
+		if begun && remediates && outer.Err() == nil {
+			// The unit's own time may be what ran out: the remediation
+			// has time of its own.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(outer), a.unitTimeout(u))
+			res.Failures = failures + 1
+			what, rerr := a.remediate(rctx, act, u, rem, res.Failures, r)
+			cancel()
+			res.Remediation = what
+			err = errors.Join(err, rerr)
+			err = fmt.Errorf("%w (%s)", err, u.Remediation.describe(res.Failures, what))
+		}
 		if identity != "" {
 			res.Err = fmt.Errorf("%s (acting as %s): %w", u.ID, identity, err)
 		} else {
@@ -143,8 +161,38 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 			}
 		}
 	}
+	if remediates {
+		n, err := rem.Failures(ctx, act.clients)
+		if err != nil {
+			return fail(fmt.Errorf("release %s: %w", u.Release.Ref(), err))
+		}
+		failures = n
+		if n > 0 && !u.Remediation.retriesLeft(n) && !a.opts.RetryReleases {
+			res.Failures = n
+			return fail(fmt.Errorf("release %s: %w: it failed %d times and remediation allows %d retries; change the release, or retry it with apply.Options.RetryReleases (cli -retry-releases)",
+				u.Release.Ref(), ErrNoRetriesLeft, n, u.Remediation.Retries))
+		}
+	}
 	if err := act.begin(ctx, run); err != nil {
 		return fail(err)
+	}
+	if u.Mode == Remove && run.old.Release != "" && a.opts.DeleteHooks != nil {
+		t, err := a.opts.DeleteHooks(ctx, act.clients, run.old.Release)
+		if err != nil {
+			return fail(fmt.Errorf("release %s: reading its delete hooks: %w", run.old.Release, err))
+		}
+		if t != nil {
+			pre, err := act.defaultHookNamespaces(t.PreHooks, t.Namespace)
+			if err != nil {
+				return fail(err)
+			}
+			if run.postDelete, err = act.defaultHookNamespaces(t.PostHooks, t.Namespace); err != nil {
+				return fail(err)
+			}
+			if err := act.runHooks(ctx, u.ID, pre, run.timeout); err != nil {
+				return fail(fmt.Errorf("pre-delete: %w", err))
+			}
+		}
 	}
 	if u.Release != nil && u.Mode == Reconcile {
 		changed, err := u.Release.Begin(ctx, act.clients)
@@ -178,11 +226,9 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 			return fail(err)
 		}
 	}
-	tested := released && u.Tests != nil && len(u.Tests.Hooks) > 0
-	if err := endRelease(ctx, nil); err != nil {
-		return fail(err)
-	}
-	if tested {
+	// Tests run before the release is recorded: a failed test is a failed
+	// release (remediated as any other failure) unless ignored.
+	if released && u.Tests != nil && len(u.Tests.Hooks) > 0 {
 		timeout := u.Tests.Timeout
 		if timeout <= 0 {
 			timeout = run.timeout
@@ -198,6 +244,9 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 			return fail(fmt.Errorf("tests: %w", err))
 		}
 	}
+	if err := endRelease(ctx, nil); err != nil {
+		return fail(err)
+	}
 	if rd.Node == "" {
 		a.emit(Event{Type: UnitReady, Unit: u.ID})
 	}
@@ -211,9 +260,23 @@ func (a *actor) reportDrift(ctx context.Context, run *unitRun) error {
 	if err := a.prepare(ctx, run); err != nil {
 		return err
 	}
+	ignore, err := run.ignoreRules()
+	if err != nil {
+		return err
+	}
 	live := a.liveOf(ctx, run.objs, run.digests)
 	for i, o := range run.objs {
 		if !run.digests.unchanged(o, live[i]) {
+			if live[i] != nil && ignore.selects(o) {
+				// Drifted, or only where it is to be ignored?
+				entry, _, _, err := a.rm.Diff(ctx, o.DeepCopy(), ssa.DiffOptions{DriftIgnoreRules: run.u.DriftIgnore})
+				if err != nil {
+					return fmt.Errorf("%s: %w", dag.RefOf(o), err)
+				}
+				if entry.Action == ssa.UnchangedAction {
+					continue
+				}
+			}
 			ref := dag.RefOf(o)
 			run.res.Drifted = append(run.res.Drifted, ref)
 			a.emit(Event{Type: ObjectDrifted, Unit: run.u.ID, Object: ref})
@@ -678,6 +741,13 @@ func (a *actor) prune(ctx context.Context, run *unitRun, claims map[string]strin
 	save(final)
 	// A removed unit's release records go with its last object, before
 	// its inventory, which is what names them.
+	if u.Mode == Remove && len(final.Entries) == 0 && len(run.postDelete) > 0 {
+		// Kept in the inventory until they succeed: the next pass runs
+		// them again.
+		if err := a.runHooks(ctx, u.ID, run.postDelete, run.timeout); err != nil {
+			return fmt.Errorf("post-delete: %w", err)
+		}
+	}
 	if u.Mode == Remove && len(final.Entries) == 0 && run.old.Release != "" && a.opts.Uninstall != nil {
 		if err := a.opts.Uninstall(ctx, a.clients, run.old.Release); err != nil {
 			return fmt.Errorf("uninstalling release %s: %w", run.old.Release, err)

@@ -160,8 +160,12 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		return fail("%w", err)
 	}
 	rel.ConfigDigest, rel.Revision, rel.IsUpgrade = config, revision, upgrade
-	rel.CreateNamespace, rel.DriftMode = spec.CreateNamespace, spec.DriftMode
+	rel.CreateNamespace, rel.DriftMode, rel.DriftIgnore = spec.CreateNamespace, spec.DriftMode, spec.DriftIgnore
 	rel.DisableHooks = upgrade && spec.DisableUpgradeHooks || !upgrade && spec.DisableInstallHooks
+	rel.Remediation = spec.InstallRemediation
+	if upgrade {
+		rel.Remediation = spec.UpgradeRemediation
+	}
 	res.Warnings = append(res.Warnings, spec.Unimplemented...)
 	res.Release = rel
 	// What Helm marks every object of a release with (not the CRDs of
@@ -211,7 +215,7 @@ func releaseInfo(spec helmRelease, ch *chart.Chart, values map[string]any, objs 
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s", o.Provenance.File, y)
 	}
 	rel := &ReleaseInfo{Name: spec.ReleaseName, Namespace: spec.Namespace, StorageNamespace: spec.StorageNamespace,
-		MaxHistory: spec.MaxHistory, KeepHistory: spec.KeepHistory, Tests: spec.Test, Chart: ch, Values: values, Manifest: b.String()}
+		MaxHistory: spec.MaxHistory, KeepHistory: spec.KeepHistory, DisableUninstallHooks: spec.DisableUninstallHooks, Tests: spec.Test, Chart: ch, Values: values, Manifest: b.String()}
 	for _, h := range hooks {
 		y, err := MarshalYAML(h.Object.Object)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -439,24 +440,67 @@ func TestCacheKeepsRejected(t *testing.T) {
 	}
 }
 
-// TestHelmReleaseNotYetImplemented: the HelmRelease fields gitopskit does
-// not implement yet, which change only what happens when a release fails
-// or drifts, are warnings naming them.
-func TestHelmReleaseNotYetImplemented(t *testing.T) {
-	chart := certsChart(t)
-	res, err := NewHelm(HelmOptions{}).Render(context.Background(), chart, hrObj(t, "v2", "cert-manager",
-		"  install: {remediation: {retries: 3}}\n  upgrade: {remediation: {retries: 3, strategy: rollback}}\n  rollback: {cleanupOnFail: true}\n  driftDetection: {mode: warn, ignore: [{paths: [/spec/replicas]}]}\n"))
-	if err != nil {
-		t.Fatal(err)
+// TestHelmReleaseRemediation: remediation, strategy and rollback settings
+// are read with Flux's defaults in every HelmRelease version: no retries;
+// an install uninstalls and remediates its last failure only when told,
+// an upgrade rolls back and remediates its last failure when it has
+// retries; ignoreTestFailures defaults to test.ignoreFailures;
+// RetryOnFailure retries without end and never remediates. A bad strategy
+// or ignore path fails the release; fields with no effect here warn.
+func TestHelmReleaseRemediation(t *testing.T) {
+	tests := map[string]struct {
+		version, spec    string
+		install, upgrade ReleaseRemediation
+		ignore           []DriftIgnoreRule
+		warning, err     string
+	}{
+		"defaults": {version: "v2",
+			install: ReleaseRemediation{Strategy: "uninstall"}, upgrade: ReleaseRemediation{Strategy: "rollback"}},
+		"retries": {version: "v2", spec: "  install: {remediation: {retries: 2}}\n  upgrade: {remediation: {retries: 3}}\n",
+			install: ReleaseRemediation{Strategy: "uninstall", Retries: 2}, upgrade: ReleaseRemediation{Strategy: "rollback", Retries: 3, RemediateLastFailure: true}},
+		"told": {version: "v2beta2", spec: "  install: {remediation: {retries: -1, remediateLastFailure: true}}\n  upgrade: {remediation: {retries: 1, remediateLastFailure: false, strategy: uninstall}}\n",
+			install: ReleaseRemediation{Strategy: "uninstall", Retries: -1, RemediateLastFailure: true}, upgrade: ReleaseRemediation{Strategy: "uninstall", Retries: 1}},
+		"tests": {version: "v2", spec: "  test: {enable: true, ignoreFailures: true}\n  upgrade: {remediation: {ignoreTestFailures: false}}\n",
+			install: ReleaseRemediation{Strategy: "uninstall", IgnoreTestFailures: true}, upgrade: ReleaseRemediation{Strategy: "rollback"}},
+		"rollback": {version: "v2", spec: "  rollback: {disableWait: true, disableHooks: true, timeout: 1m, recreate: true}\n",
+			install: ReleaseRemediation{Strategy: "uninstall", RollbackDisableWait: true, RollbackDisableHooks: true, RollbackTimeout: time.Minute},
+			upgrade: ReleaseRemediation{Strategy: "rollback", RollbackDisableWait: true, RollbackDisableHooks: true, RollbackTimeout: time.Minute},
+			warning: "spec.rollback.recreate is not implemented"},
+		"retry on failure": {version: "v2", spec: "  upgrade: {strategy: {name: RetryOnFailure, retryInterval: 1m}}\n",
+			install: ReleaseRemediation{Strategy: "uninstall"}, upgrade: ReleaseRemediation{Strategy: "retry", Retries: -1},
+			warning: "spec.upgrade.strategy.retryInterval is not implemented"},
+		"v2beta1": {version: "v2beta1", spec: "  upgrade: {remediation: {retries: 1, strategy: uninstall}}\n",
+			install: ReleaseRemediation{Strategy: "uninstall"}, upgrade: ReleaseRemediation{Strategy: "uninstall", Retries: 1, RemediateLastFailure: true}},
+		"ignore rules": {version: "v2", spec: "  driftDetection: {mode: enabled, ignore: [{paths: [/spec/replicas], target: {kind: Deployment}}]}\n",
+			install: ReleaseRemediation{Strategy: "uninstall"}, upgrade: ReleaseRemediation{Strategy: "rollback"},
+			ignore: []DriftIgnoreRule{{Paths: []string{"/spec/replicas"}, Target: &ObjectSelector{Kind: "Deployment"}}}},
+		"bad ignore path": {version: "v2", spec: "  driftDetection: {ignore: [{paths: [spec/replicas]}]}\n", err: `"spec/replicas" is not a JSON pointer`},
 	}
-	all := strings.Join(res.Warnings, "\n")
-	for _, field := range []string{"spec.install.remediation", "spec.upgrade.remediation", "spec.rollback", "spec.driftDetection.ignore"} {
-		if !strings.Contains(all, field+" is not implemented yet") {
-			t.Errorf("no warning for %s: %q", field, res.Warnings)
-		}
-	}
-	res, err = NewHelm(HelmOptions{}).Render(context.Background(), chart, hrObj(t, "v2", "cert-manager", "  driftDetection: {mode: enabled}\n"))
-	if err != nil || len(res.Warnings) != 0 {
-		t.Errorf("driftDetection enabled is what gitopskit does: %v %q", err, res.Warnings)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			hr, _, err := helmReleaseSpec(hrObj(t, tc.version, "app", tc.spec))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.install, hr.InstallRemediation); diff != "" {
+				t.Errorf("install (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.upgrade, hr.UpgradeRemediation); diff != "" {
+				t.Errorf("upgrade (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.ignore, hr.DriftIgnore); diff != "" {
+				t.Errorf("ignore (-want +got):\n%s", diff)
+			}
+			warned := strings.Join(hr.Unimplemented, "\n")
+			if tc.warning != "" && !strings.Contains(warned, tc.warning) || tc.warning == "" && warned != "" {
+				t.Errorf("warnings %q, want %q", warned, tc.warning)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -50,17 +51,25 @@ type helmRelease struct {
 	// KeepHistory is spec.uninstall.keepHistory: the records stay, marked
 	// uninstalled, when the release is removed.
 	KeepHistory bool
+	// DisableUninstallHooks is spec.uninstall.disableHooks: no delete
+	// hooks run when the release is removed.
+	DisableUninstallHooks bool
 	// Test is spec.test, nil when tests are not enabled.
 	Test *ReleaseTests
 	// DriftMode is spec.driftDetection.mode: enabled, warn or disabled;
 	// "" when the field is absent.
 	DriftMode string
+	// DriftIgnore is spec.driftDetection.ignore.
+	DriftIgnore []DriftIgnoreRule
 	// CreateNamespace is spec.install.createNamespace: the release's
 	// namespace is created when missing (never changed or deleted).
 	CreateNamespace bool
 	// DisableInstallHooks and DisableUpgradeHooks are
 	// spec.install/upgrade.disableHooks.
 	DisableInstallHooks, DisableUpgradeHooks bool
+	// InstallRemediation and UpgradeRemediation are what is done when an
+	// install or an upgrade fails, with Flux's defaults.
+	InstallRemediation, UpgradeRemediation ReleaseRemediation
 	// Unimplemented are the fields used that gitopskit does not implement
 	// yet and that change only what happens when the release fails or
 	// drifts: warnings on the unit.
@@ -72,6 +81,32 @@ type helmRelease struct {
 	// DisableSchemaValidation is spec.install.disableSchemaValidation:
 	// the values are not checked against values.schema.json.
 	DisableSchemaValidation bool
+}
+
+// ReleaseRemediation is what is done when a HelmRelease's install or
+// upgrade fails: spec.install.remediation or spec.upgrade.remediation,
+// spec.install/upgrade.strategy and spec.rollback, with Flux's defaults.
+type ReleaseRemediation struct {
+	// Retries is how often a failed release is tried again (negative:
+	// without end); 0 by default, so a failed release is not tried again
+	// until it changes.
+	Retries int
+	// Strategy is "rollback" (an upgrade's default), "uninstall" (always
+	// an install's), or "retry" for Flux's RetryOnFailure strategy: tried
+	// again without end and never remediated.
+	Strategy string
+	// RemediateLastFailure remediates also the failure after which no
+	// retry is left: false by default for installs, Retries > 0 for
+	// upgrades.
+	RemediateLastFailure bool
+	// IgnoreTestFailures: a failed test does not fail the release
+	// (default spec.test.ignoreFailures).
+	IgnoreTestFailures bool
+	// RollbackDisableWait and RollbackDisableHooks are
+	// spec.rollback.disableWait and disableHooks; RollbackTimeout is
+	// spec.rollback.timeout (0: the release's).
+	RollbackDisableWait, RollbackDisableHooks bool
+	RollbackTimeout                           time.Duration
 }
 
 // ReleaseTests is a HelmRelease's spec.test when enabled: the chart's test
@@ -140,25 +175,35 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	// The fields rendering needs have the same shape in every version.
 	var common struct {
 		Install *struct {
-			CRDs                    string          `json:"crds,omitempty"`
-			SkipCRDs                bool            `json:"skipCRDs,omitempty"` // v2beta1
-			DisableSchemaValidation bool            `json:"disableSchemaValidation,omitempty"`
-			CreateNamespace         bool            `json:"createNamespace,omitempty"`
-			DisableHooks            bool            `json:"disableHooks,omitempty"`
-			Remediation             json.RawMessage `json:"remediation,omitempty"`
+			CRDs                    string           `json:"crds,omitempty"`
+			SkipCRDs                bool             `json:"skipCRDs,omitempty"` // v2beta1
+			DisableSchemaValidation bool             `json:"disableSchemaValidation,omitempty"`
+			CreateNamespace         bool             `json:"createNamespace,omitempty"`
+			DisableHooks            bool             `json:"disableHooks,omitempty"`
+			Remediation             *remediationSpec `json:"remediation,omitempty"`
+			Strategy                *strategySpec    `json:"strategy,omitempty"`
 		} `json:"install,omitempty"`
 		Upgrade *struct {
-			DisableHooks            bool            `json:"disableHooks,omitempty"`
-			DisableSchemaValidation bool            `json:"disableSchemaValidation,omitempty"`
-			Remediation             json.RawMessage `json:"remediation,omitempty"`
+			DisableHooks            bool             `json:"disableHooks,omitempty"`
+			DisableSchemaValidation bool             `json:"disableSchemaValidation,omitempty"`
+			Remediation             *remediationSpec `json:"remediation,omitempty"`
+			Strategy                *strategySpec    `json:"strategy,omitempty"`
 		} `json:"upgrade,omitempty"`
-		Rollback       json.RawMessage `json:"rollback,omitempty"`
+		Rollback *struct {
+			Timeout       *metav1.Duration `json:"timeout,omitempty"`
+			DisableWait   bool             `json:"disableWait,omitempty"`
+			DisableHooks  bool             `json:"disableHooks,omitempty"`
+			Recreate      bool             `json:"recreate,omitempty"`
+			Force         bool             `json:"force,omitempty"`
+			CleanupOnFail bool             `json:"cleanupOnFail,omitempty"`
+		} `json:"rollback,omitempty"`
 		DriftDetection *struct {
 			Mode   string            `json:"mode,omitempty"`
-			Ignore []json.RawMessage `json:"ignore,omitempty"`
+			Ignore []DriftIgnoreRule `json:"ignore,omitempty"`
 		} `json:"driftDetection,omitempty"`
 		Uninstall *struct {
-			KeepHistory bool `json:"keepHistory,omitempty"`
+			KeepHistory  bool `json:"keepHistory,omitempty"`
+			DisableHooks bool `json:"disableHooks,omitempty"`
 		} `json:"uninstall,omitempty"`
 		Test *struct {
 			Enable         bool            `json:"enable,omitempty"`
@@ -180,6 +225,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	}
 	out.Values, out.ValuesFrom = common.Values, common.ValuesFrom
 	out.KeepHistory = common.Uninstall != nil && common.Uninstall.KeepHistory
+	out.DisableUninstallHooks = common.Uninstall != nil && common.Uninstall.DisableHooks
 	if t := common.Test; t != nil && t.Enable {
 		out.Test = &ReleaseTests{IgnoreFailures: t.IgnoreFailures, Timeout: t.Timeout.Duration}
 		for _, f := range t.Filters {
@@ -191,30 +237,48 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 		}
 	}
 	out.CRDs = "Create" // Flux's default on install
+	ignoreTests := out.Test != nil && out.Test.IgnoreFailures
+	out.InstallRemediation = ReleaseRemediation{Strategy: "uninstall", IgnoreTestFailures: ignoreTests}
+	out.UpgradeRemediation = ReleaseRemediation{Strategy: "rollback", IgnoreTestFailures: ignoreTests}
 	if up := common.Upgrade; up != nil {
 		out.DisableUpgradeHooks, out.DisableUpgradeSchemaValidation = up.DisableHooks, up.DisableSchemaValidation
-		if len(up.Remediation) > 0 {
-			out.Unimplemented = append(out.Unimplemented, "spec.upgrade.remediation is not implemented yet: a failed upgrade is not retried or rolled back")
+		if err := up.Remediation.apply(&out.UpgradeRemediation, true); err != nil {
+			return out, nil, fmt.Errorf("spec.upgrade.remediation: %w", err)
 		}
+		out.Unimplemented = append(out.Unimplemented, up.Strategy.apply(&out.UpgradeRemediation, "upgrade")...)
 	}
-	if len(common.Rollback) > 0 {
-		out.Unimplemented = append(out.Unimplemented, "spec.rollback is not implemented yet: nothing is rolled back")
+	if rb := common.Rollback; rb != nil {
+		for _, rem := range []*ReleaseRemediation{&out.InstallRemediation, &out.UpgradeRemediation} {
+			rem.RollbackDisableWait, rem.RollbackDisableHooks = rb.DisableWait, rb.DisableHooks
+			if rb.Timeout != nil {
+				rem.RollbackTimeout = rb.Timeout.Duration
+			}
+		}
+		if rb.Recreate {
+			out.Unimplemented = append(out.Unimplemented, "spec.rollback.recreate is not implemented: a rollback does not restart Pods")
+		}
 	}
 	if d := common.DriftDetection; d != nil {
 		if d.Mode != "" {
 			out.DriftMode = d.Mode
 		}
-		if len(d.Ignore) > 0 {
-			out.Unimplemented = append(out.Unimplemented, "spec.driftDetection.ignore is not implemented yet: drift of those fields is treated as any other")
+		for i, rule := range d.Ignore {
+			for _, p := range rule.Paths {
+				if p != "" && !strings.HasPrefix(p, "/") {
+					return out, nil, fmt.Errorf("spec.driftDetection.ignore[%d]: %q is not a JSON pointer (RFC 6901: \"/spec/replicas\")", i, p)
+				}
+			}
 		}
+		out.DriftIgnore = d.Ignore
 	}
 	if in := common.Install; in != nil {
 		out.DisableSchemaValidation = in.DisableSchemaValidation
 		out.CreateNamespace = in.CreateNamespace
 		out.DisableInstallHooks = in.DisableHooks
-		if len(in.Remediation) > 0 {
-			out.Unimplemented = append(out.Unimplemented, "spec.install.remediation is not implemented yet: a failed install is not retried or uninstalled")
+		if err := in.Remediation.apply(&out.InstallRemediation, false); err != nil {
+			return out, nil, fmt.Errorf("spec.install.remediation: %w", err)
 		}
+		out.Unimplemented = append(out.Unimplemented, in.Strategy.apply(&out.InstallRemediation, "install")...)
 		if in.CRDs != "" {
 			out.CRDs = in.CRDs
 		} else if in.SkipCRDs {
@@ -239,4 +303,79 @@ func shortenReleaseName(name string) string {
 	}
 	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(name)))
 	return name[:40] + "-" + sum[:12]
+}
+
+// remediationSpec is spec.install.remediation or spec.upgrade.remediation.
+type remediationSpec struct {
+	Retries              int     `json:"retries,omitempty"`
+	IgnoreTestFailures   *bool   `json:"ignoreTestFailures,omitempty"`
+	RemediateLastFailure *bool   `json:"remediateLastFailure,omitempty"`
+	Strategy             *string `json:"strategy,omitempty"` // upgrade only
+}
+
+// apply sets what the spec says over Flux's defaults.
+func (r *remediationSpec) apply(to *ReleaseRemediation, upgrade bool) error {
+	if r == nil {
+		return nil
+	}
+	to.Retries = r.Retries
+	if r.IgnoreTestFailures != nil {
+		to.IgnoreTestFailures = *r.IgnoreTestFailures
+	}
+	// Flux: an upgrade's last failure is remediated by default when it
+	// has retries, an install's never.
+	to.RemediateLastFailure = upgrade && r.Retries > 0
+	if r.RemediateLastFailure != nil {
+		to.RemediateLastFailure = *r.RemediateLastFailure
+	}
+	if r.Strategy != nil {
+		switch *r.Strategy {
+		case "rollback", "uninstall":
+			to.Strategy = *r.Strategy
+		default:
+			return fmt.Errorf("strategy %q is not rollback or uninstall", *r.Strategy)
+		}
+	}
+	return nil
+}
+
+// strategySpec is spec.install.strategy or spec.upgrade.strategy.
+type strategySpec struct {
+	Name          string           `json:"name"`
+	RetryInterval *metav1.Duration `json:"retryInterval,omitempty"`
+}
+
+// apply sets Flux's RetryOnFailure strategy (tried again at each
+// reconcile, never remediated); it returns what is not implemented.
+func (s *strategySpec) apply(to *ReleaseRemediation, action string) []string {
+	if s == nil || s.Name != "RetryOnFailure" {
+		return nil
+	}
+	to.Strategy, to.Retries = "retry", -1
+	if s.RetryInterval != nil {
+		return []string{fmt.Sprintf("spec.%s.strategy.retryInterval is not implemented: a failed release is tried again at the next reconcile", action)}
+	}
+	return nil
+}
+
+// DriftIgnoreRule is one of a HelmRelease's spec.driftDetection.ignore
+// rules: the fields at Paths (JSON pointers; "" is the whole object) of
+// the objects Target selects (all when nil) are neither reported nor
+// corrected when they drift.
+type DriftIgnoreRule struct {
+	Paths  []string        `json:"paths"`
+	Target *ObjectSelector `json:"target,omitempty"`
+}
+
+// ObjectSelector selects objects as Flux's selectors do: each of Group,
+// Version, Kind, Name and Namespace is a regular expression, the label and
+// annotation selectors are Kubernetes selector expressions.
+type ObjectSelector struct {
+	Group              string `json:"group,omitempty"`
+	Version            string `json:"version,omitempty"`
+	Kind               string `json:"kind,omitempty"`
+	Name               string `json:"name,omitempty"`
+	Namespace          string `json:"namespace,omitempty"`
+	AnnotationSelector string `json:"annotationSelector,omitempty"`
+	LabelSelector      string `json:"labelSelector,omitempty"`
 }

@@ -65,6 +65,9 @@ type ReleaseInfo struct {
 	// KeepHistory keeps the records, marked uninstalled, when the release
 	// is removed.
 	KeepHistory bool
+	// DisableUninstallHooks runs no delete hooks when the release is
+	// removed.
+	DisableUninstallHooks bool
 	// Tests, when set, are to run after each install or upgrade.
 	Tests *ReleaseTests
 	// DriftMode is what is done about drift of an unchanged release's
@@ -73,6 +76,9 @@ type ReleaseInfo struct {
 	// absent) is gitopskit's default, correcting it, where Flux's default
 	// is disabled.
 	DriftMode string
+	// DriftIgnore are the fields whose drift is neither reported nor
+	// corrected (spec.driftDetection.ignore).
+	DriftIgnore []DriftIgnoreRule
 	// CreateNamespace creates the release's namespace when it is missing
 	// (spec.install.createNamespace), as Helm does: never changed or
 	// deleted afterwards.
@@ -80,6 +86,10 @@ type ReleaseInfo struct {
 	// DisableHooks says the hooks of this install or upgrade are not run
 	// (spec.install.disableHooks or spec.upgrade.disableHooks).
 	DisableHooks bool
+	// Remediation is what is done when this install or upgrade fails
+	// (spec.install.remediation or spec.upgrade.remediation, with Flux's
+	// defaults).
+	Remediation ReleaseRemediation
 	// Chart is the chart as rendered (sub-charts its conditions disabled
 	// removed). It is shared: do not change it.
 	Chart *chart.Chart

@@ -54,6 +54,9 @@ type Record struct {
 	// KeepHistory keeps the records when the release is removed (Helm's
 	// uninstall --keep-history): the last revision is marked uninstalled.
 	KeepHistory bool
+	// DisableUninstallHooks runs no delete hooks when the release is
+	// removed (Helm's uninstall --no-hooks).
+	DisableUninstallHooks bool
 	// Chart, Values, Manifest and Hooks are what the revision records:
 	// the chart as rendered, the user-supplied values, the templates'
 	// objects as Helm writes them, and the hooks.
@@ -69,9 +72,14 @@ type Record struct {
 	Now func() time.Time
 
 	current, previous *release.Release
-	// checked is what Changed read, for the Begin that follows it in the
-	// same pass, so the records are listed once.
+	// checked is what Changed or Failures read, for the Begin that
+	// follows in the same pass, so the records are listed once.
 	checked *check
+	// failures is how many attempts of this release had failed in a row
+	// before this pass; failed and rollbackTo are what End left for a
+	// remediation: the failed revision and the one deployed before it.
+	failures           int
+	failed, rollbackTo *release.Release
 }
 
 type check struct {
@@ -80,21 +88,56 @@ type check struct {
 	changed bool
 }
 
-var _ apply.Release = (*Record)(nil)
+var (
+	_ apply.Release    = (*Record)(nil)
+	_ apply.Remediable = (*Record)(nil)
+)
+
+// FailuresLabel, on a record gitopskit writes, counts the attempts of one
+// release (one DigestLabel) that failed in a row; RemediatedLabel, on the
+// record a remediation leaves (a rollback's revision, an uninstalled one),
+// is the DigestLabel of the release whose failure it set right. So the
+// count survives the remediation and restarts: a release whose retries
+// are spent is not tried again until it changes.
+const (
+	FailuresLabel   = "gitopskit.dev/failures"
+	RemediatedLabel = "gitopskit.dev/remediated"
+)
+
+// failuresOf reads, from the labels of the latest record, how many
+// attempts of the release with this digest have failed in a row.
+func failuresOf(latest map[string]string, digest string) int {
+	if latest == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(latest[FailuresLabel])
+	switch {
+	case latest[RemediatedLabel] == digest:
+		return n
+	case latest[DigestLabel] == digest && latest["status"] != string(release.StatusDeployed):
+		return n // failed (counted by End), or pending: an attempt a crash cut short
+	}
+	return 0
+}
 
 // refPrefix marks a Helm release in an inventory; keepHistorySuffix one
 // whose records stay when it is removed.
 const (
 	refPrefix         = "helm:"
 	keepHistorySuffix = ";keep-history"
+	noHooksSuffix     = ";no-hooks"
 )
 
 // Ref is "helm:<storage namespace>/<name>", with ";keep-history" when the
-// records are to stay after the release is removed.
+// records are to stay after the release is removed and ";no-hooks" when
+// no delete hooks are to run then.
 func (r *Record) Ref() string {
 	ref := refPrefix + r.storageNamespace() + "/" + r.Name
 	if r.KeepHistory {
 		ref += keepHistorySuffix
+	}
+	if r.DisableUninstallHooks {
+		ref += noHooksSuffix
 	}
 	return ref
 }
@@ -197,12 +240,35 @@ func (h History) Revisions(ctx context.Context, namespace, name string) (render.
 // Changed says whether the last revision is not deployed or holds another
 // release than this one, from the records' labels alone.
 func (r *Record) Changed(ctx context.Context, c apply.Clients) (bool, error) {
-	digest, latest, changed, err := r.changed(ctx, c)
+	ck, err := r.check(ctx, c)
 	if err != nil {
 		return false, err
 	}
+	return ck.changed, nil
+}
+
+// Failures says how many attempts of this release failed in a row, from
+// the records' labels alone.
+func (r *Record) Failures(ctx context.Context, c apply.Clients) (int, error) {
+	ck, err := r.check(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	return failuresOf(ck.latest, ck.digest), nil
+}
+
+// check reads the records' labels once per pass: Changed, Failures and
+// Begin share what it read.
+func (r *Record) check(ctx context.Context, c apply.Clients) (*check, error) {
+	if r.checked != nil {
+		return r.checked, nil
+	}
+	digest, latest, changed, err := r.changed(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	r.checked = &check{digest, latest, changed}
-	return changed, nil
+	return r.checked, nil
 }
 
 func (r *Record) changed(ctx context.Context, c apply.Clients) (digest string, latest map[string]string, changed bool, err error) {
@@ -236,6 +302,7 @@ func (r *Record) Begin(ctx context.Context, c apply.Clients) (bool, error) {
 	if !changed {
 		return false, nil
 	}
+	r.failures = failuresOf(latest, digest)
 
 	s := storageOf(c.Kube, r.storageNamespace(), r.MaxHistory)
 	var history []*release.Release
@@ -256,7 +323,7 @@ func (r *Record) Begin(ctx context.Context, c apply.Clients) (bool, error) {
 	now := r.now()
 	rel := &release.Release{
 		Name: r.Name, Namespace: r.Namespace, Version: 1, Chart: r.Chart, Config: r.Values,
-		Manifest: r.Manifest, Hooks: r.Hooks, Labels: map[string]string{DigestLabel: digest, render.ConfigDigestLabel: r.ConfigDigest},
+		Manifest: r.Manifest, Hooks: r.Hooks, Labels: map[string]string{DigestLabel: digest, render.ConfigDigestLabel: r.ConfigDigest, FailuresLabel: strconv.Itoa(r.failures)},
 		Info: &release.Info{FirstDeployed: helmtime.Time{Time: now}, LastDeployed: helmtime.Time{Time: now}, Status: release.StatusPendingInstall, Description: "Install underway"},
 	}
 	if last != nil {
@@ -283,6 +350,13 @@ func (r *Record) End(ctx context.Context, c apply.Clients, unitErr error) error 
 	s := storageOf(c.Kube, r.storageNamespace(), r.MaxHistory)
 	upgrade := rel.Info.Status == release.StatusPendingUpgrade
 	rel.Info.LastDeployed = helmtime.Time{Time: r.now()}
+	if unitErr != nil {
+		rel.Labels[FailuresLabel] = strconv.Itoa(r.failures + 1)
+		r.failed, r.rollbackTo = rel, r.previous
+	} else {
+		rel.Labels[FailuresLabel] = "0"
+		r.failed, r.rollbackTo = nil, nil
+	}
 	switch {
 	case unitErr != nil && upgrade:
 		rel.SetStatus(release.StatusFailed, "Upgrade failed: "+unitErr.Error())
@@ -321,15 +395,11 @@ func firstDeployed(history []*release.Release, now time.Time) helmtime.Time {
 // marks its last revision uninstalled. A ref that is not a Helm release's
 // is left.
 func Uninstall(ctx context.Context, c apply.Clients, ref string) error {
-	rest, ok := strings.CutPrefix(ref, refPrefix)
-	if !ok {
-		return nil
+	rf, ok, err := parseRef(ref)
+	if !ok || err != nil {
+		return err
 	}
-	rest, keep := strings.CutSuffix(rest, keepHistorySuffix)
-	namespace, name, ok := strings.Cut(rest, "/")
-	if !ok || namespace == "" || name == "" {
-		return fmt.Errorf("%q does not name a Helm release", ref)
-	}
+	namespace, name, keep := rf.namespace, rf.name, rf.keepHistory
 	s := storageOf(c.Kube, namespace, 0)
 	history, err := s.History(name)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
@@ -358,4 +428,74 @@ func Uninstall(ctx context.Context, c apply.Clients, ref string) error {
 		}
 	}
 	return nil
+}
+
+// ref is what a Ref says.
+type ref struct {
+	namespace, name      string
+	keepHistory, noHooks bool
+}
+
+// parseRef reads a Ref; ok is false for a ref that is not a Helm
+// release's.
+func parseRef(s string) (ref, bool, error) {
+	rest, ok := strings.CutPrefix(s, refPrefix)
+	if !ok {
+		return ref{}, false, nil
+	}
+	var out ref
+	for {
+		var cut bool
+		if rest, cut = strings.CutSuffix(rest, noHooksSuffix); cut {
+			out.noHooks = true
+			continue
+		}
+		if rest, cut = strings.CutSuffix(rest, keepHistorySuffix); cut {
+			out.keepHistory = true
+			continue
+		}
+		break
+	}
+	namespace, name, ok := strings.Cut(rest, "/")
+	if !ok || namespace == "" || name == "" {
+		return ref{}, true, fmt.Errorf("%q does not name a Helm release", s)
+	}
+	out.namespace, out.name = namespace, name
+	return out, true, nil
+}
+
+// DeleteHooks reads the pre- and post-delete hooks of the release ref
+// names (an apply.Options.DeleteHooks): those of its last deployed
+// revision, in Helm's order. Nil when the ref is not a Helm release's, the
+// release says no hooks run on uninstall, or nothing is deployed.
+func DeleteHooks(ctx context.Context, c apply.Clients, r string) (*apply.Target, error) {
+	rf, ok, err := parseRef(r)
+	if !ok || err != nil || rf.noHooks {
+		return nil, err
+	}
+	s := storageOf(c.Kube, rf.namespace, 0)
+	history, err := s.History(rf.name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var deployed *release.Release
+	for _, h := range history {
+		if h.Info != nil && h.Info.Status == release.StatusDeployed && (deployed == nil || h.Version > deployed.Version) {
+			deployed = h
+		}
+	}
+	if deployed == nil {
+		return nil, nil
+	}
+	t := &apply.Target{Revision: deployed.Version, Namespace: deployed.Namespace}
+	if t.PreHooks, err = hooksOf(deployed, release.HookPreDelete); err != nil {
+		return nil, err
+	}
+	if t.PostHooks, err = hooksOf(deployed, release.HookPostDelete); err != nil {
+		return nil, err
+	}
+	return t, nil
 }

@@ -102,6 +102,7 @@ type options struct {
 	withDeps     bool
 	ignoreFlux   bool
 	allowEmpty   bool
+	retry        bool
 	takeOver     bool
 	interval     time.Duration
 }
@@ -159,6 +160,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		fs.BoolVar(&o.ignoreFlux, "ignore-flux-install", false, "leave out flux-system/gotk-components.yaml (Flux's own installation, as flux bootstrap writes it)")
 		fs.StringVar(&o.name, "name", "gitopskit", "name of this repository's inventories in the cluster; one per repository and path")
 		fs.BoolVar(&o.allowEmpty, "allow-empty", false, "let a unit whose render comes back empty prune everything it applied (refused otherwise)")
+		fs.BoolVar(&o.retry, "retry-releases", false, "try again HelmReleases that failed as often as their remediation.retries allow (as flux reconcile --force)")
 		fs.BoolVar(&o.takeOver, "take-over", false, "use inventories another repository or path reconciled into under this -name (refused otherwise)")
 		fs.StringVar(&o.defaultSA, "default-service-account", "", "apply units without spec.serviceAccountName as this ServiceAccount of their namespace (Flux's lockdown flag); the root stays yours")
 	}
@@ -197,7 +199,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		Ignore: ignore, TakeOver: o.takeOver, DefaultServiceAccount: o.defaultSA,
 		Source: src, Path: o.path, Config: cfg, Interval: o.interval, Name: o.name,
 		Load:  render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys, Decryptor: sops.Decryptor{}},
-		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty},
+		Apply: apply.Options{Events: printEvent(out), AllowEmpty: o.allowEmpty, RetryReleases: o.retry},
 	})
 	if err != nil {
 		return err
