@@ -371,7 +371,8 @@ func (r *Record) End(ctx context.Context, c apply.Clients, unitErr error) error 
 		return fmt.Errorf("revision %d: %w", rel.Version, err)
 	}
 	if unitErr == nil && r.previous != nil {
-		r.previous.SetStatus(release.StatusSuperseded, "Superseded by revision "+fmt.Sprint(rel.Version))
+		// Helm keeps a superseded revision's description.
+		r.previous.Info.Status = release.StatusSuperseded
 		if err := s.Update(r.previous); err != nil {
 			return fmt.Errorf("revision %d: %w", r.previous.Version, err)
 		}
