@@ -85,5 +85,16 @@
 // (DriftWarn) or leave them (DriftIgnore). TakeOverFrom removes another
 // field manager's entries from objects the unit took over (Helm's, Flux's
 // helm-controller's), and CreateNamespaces creates missing namespaces
-// first, never deleting them.
+// first, never deleting them. DriftIgnore names fields whose drift is
+// neither corrected nor reported.
+//
+// A Remediation on a unit whose Release is Remediable says what happens
+// when the release fails to apply, become healthy or pass its tests: one
+// attempt per Apply; while retries remain the failure is remediated — a
+// rollback to the Target revision (its objects applied, what the failed
+// one added pruned, its hooks run) or an uninstall (the unit's CRDs stay)
+// — and recorded by the Release; once they are spent the unit fails with
+// ErrNoRetriesLeft and nothing is written until the release changes or
+// Options.RetryReleases. A unit removed from the repository runs the
+// delete hooks Options.DeleteHooks gives around its prune.
 package apply
