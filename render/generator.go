@@ -108,7 +108,7 @@ func (l *graphLoader) externalArtifact(ctx context.Context, namespace, name stri
 	case len(gas) == 0 && !final:
 		return nil, errNotYet
 	case len(gas) == 0:
-		return nil, fmt.Errorf("sourceRef %s: no ArtifactGenerator in the repository produces it", key)
+		return nil, fmt.Errorf("sourceRef %s: no ArtifactGenerator in the repository produces it: %w", key, ErrNoSource)
 	case len(gas) > 1:
 		return nil, fmt.Errorf("sourceRef %s: produced by more than one ArtifactGenerator (%s, %s)", key, gas[0].file, gas[1].file)
 	}

@@ -68,6 +68,11 @@ func (l *graphLoader) render(ctx context.Context, u *Unit, apiVersions []string,
 
 // errTreatedAsEmpty says a reference is missing and is to be skipped as if
 // it were optional.
+// ErrNoSource is wrapped by the error of a unit whose sourceRef (or
+// chartRef, or a chart's sourceRef) names a source the repository does not
+// define.
+var ErrNoSource = errors.New("no such source in the repository")
+
 var errTreatedAsEmpty = fmt.Errorf("treated as empty: %w", ErrNotFound)
 
 // emptyWhenMissing answers a missing ConfigMap or Secret with
@@ -102,7 +107,7 @@ func (l *graphLoader) lookupSource(kind, namespace, name string, final bool, war
 	if !final {
 		return nil, errNotYet
 	}
-	return nil, fmt.Errorf("sourceRef %s/%s/%s: no such source in the repository", kind, namespace, name)
+	return nil, fmt.Errorf("sourceRef %s/%s/%s: %w", kind, namespace, name, ErrNoSource)
 }
 
 // isSelf reports whether a GitRepository is the repository being loaded.
