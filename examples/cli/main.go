@@ -2,10 +2,10 @@
 // packages — proof that other Go tools can embed the whole loop:
 //
 //	cli render    -dir ~/fleet -path clusters/dev [-unit ID]       objects as YAML, by unit (Secrets masked)
-//	cli graph     -dir ~/fleet -path clusters/dev [-format mermaid|dot|json]
+//	cli graph     -dir ~/fleet -path clusters/dev [-format mermaid|dot|svg|json]
 //	cli plan      -dir ~/fleet -path clusters/dev                  dry-run diff against the cluster (flux diff)
 //	cli reconcile -dir ~/fleet -path clusters/dev [-unit ID [-with-dependencies]]
-//	cli status    -dir ~/fleet -path clusters/dev                  what the cluster holds (flux get)
+//	cli status    -dir ~/fleet -path clusters/dev [-format svg]    what the cluster holds (flux get); svg: the graph coloured by it
 //	cli run       -git https://… -path clusters/dev -interval 5m   reconcile on an interval, printing status changes
 //
 // -dir reads a working tree as it is (uncommitted changes included);
@@ -47,10 +47,10 @@ const usage = `usage: cli <command> [flags]
 
 commands:
   render     print every rendered object as YAML, by unit (no cluster needed)
-  graph      print the unit graph as mermaid, dot or json (no cluster needed)
+  graph      print the unit graph as mermaid, dot, svg or json (no cluster needed)
   plan       dry-run against the cluster and print what would change
   reconcile  apply the repository (or one unit) to the cluster and prune
-  status     print each unit's state in the cluster
+  status     print each unit's state in the cluster (or -format svg: the graph coloured by it)
   run        reconcile on an interval and print status changes
 
 Run "cli <command> -h" for its flags.
@@ -144,13 +144,15 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	case "render":
 		fs.StringVar(&o.unit, "unit", "", "print only this unit (Kind/namespace/name)")
 	case "graph":
-		fs.StringVar(&o.format, "format", "mermaid", "mermaid, dot or json")
+		fs.StringVar(&o.format, "format", "mermaid", "mermaid, dot, svg or json")
 	case "reconcile":
 		fs.StringVar(&o.unit, "unit", "", "reconcile only this unit (Kind/namespace/name)")
 		fs.BoolVar(&o.withDeps, "with-dependencies", false, "with -unit: also reconcile what the unit depends on")
 	case "run":
 		fs.DurationVar(&o.interval, "interval", 10*time.Minute, "time between reconciles")
-	case "plan", "status":
+	case "status":
+		fs.StringVar(&o.format, "format", "text", "text, or svg: the unit graph coloured by each unit's state in the cluster")
+	case "plan":
 	default:
 		fmt.Fprint(out, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -214,8 +216,21 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		return nil
 	case "status":
 		st, err := r.Observe(ctx)
-		fmt.Fprint(out, st)
-		return err
+		switch o.format {
+		case "text":
+			fmt.Fprint(out, st)
+			return err
+		case "svg":
+			if err != nil {
+				return err
+			}
+			g, err := load(ctx, o, src)
+			if err != nil {
+				return err
+			}
+			return writeSVG(ctx, out, g, statusStates(st))
+		}
+		return fmt.Errorf("unknown format %q (text or svg)", o.format)
 	case "reconcile":
 		var res *gitopskit.Result
 		if o.unit != "" {
@@ -267,11 +282,7 @@ func (o options) source() (source.Source, error) {
 
 // offline renders the repository with no cluster: render and graph.
 func offline(ctx context.Context, cmd string, o options, src source.Source, out io.Writer) error {
-	art, err := src.Fetch(ctx)
-	if err != nil {
-		return err
-	}
-	g, err := render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys, Decryptor: sops.Decryptor{}})
+	g, err := load(ctx, o, src)
 	if err != nil {
 		return err
 	}
@@ -289,6 +300,8 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 	switch o.format {
 	case "json":
 		return printGraph(out, g, g.Units)
+	case "svg":
+		return writeSVG(ctx, out, g, renderStates(g))
 	case "mermaid", "dot":
 		ug, err := unitGraph(g)
 		if err != nil {
@@ -299,7 +312,16 @@ func offline(ctx context.Context, cmd string, o options, src source.Source, out 
 		}
 		return ug.WriteMermaid(out)
 	}
-	return fmt.Errorf("unknown format %q (mermaid, dot or json)", o.format)
+	return fmt.Errorf("unknown format %q (mermaid, dot, svg or json)", o.format)
+}
+
+// load renders the repository offline.
+func load(ctx context.Context, o options, src source.Source) (*render.Graph, error) {
+	art, err := src.Fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys, Decryptor: sops.Decryptor{}})
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

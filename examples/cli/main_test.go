@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -26,6 +27,8 @@ func TestMain(m *testing.M) {
 
 // TestCLI drives every command against the example fleet in a working tree
 // and the real control plane.
+var updatePicture = flag.Bool("update", false, "rewrite examples/fleet-graph.svg")
+
 func TestCLI(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.Shared(t)
@@ -74,6 +77,17 @@ func TestCLI(t *testing.T) {
 		contains(t, cli(t, append([]string{"graph"}, common...)...), "flowchart", fleet.WidgetOperator)
 		contains(t, cli(t, append([]string{"graph", "-format", "dot"}, common...)...), "digraph", fleet.Dependency)
 		contains(t, cli(t, append([]string{"graph", "-format", "json"}, common...)...), `"order"`)
+		svg := cli(t, append([]string{"graph", "-format", "svg"}, common...)...)
+		contains(t, svg, "<svg", `id="unit:`+graphvizText(fleet.Dependency)+`"`, "kind&#45;helmrelease", "reason&#45;crd")
+		// The README shows this picture: kept current here.
+		const picture = "../fleet-graph.svg"
+		if *updatePicture {
+			if err := os.WriteFile(picture, []byte(svg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if b, err := os.ReadFile(picture); err != nil || string(b) != svg {
+			t.Errorf("%s is not the fleet's graph as cli graph -format svg draws it (%v); run go test ./examples/cli -run TestCLI/graph -update", picture, err)
+		}
 	})
 	t.Run("plan", func(t *testing.T) {
 		contains(t, cli(t, append([]string{"plan"}, cluster...)...), "ClusterWidget.widgets.gitopskit.dev/default", "create")
@@ -90,6 +104,8 @@ func TestCLI(t *testing.T) {
 		contains(t, out, "ClusterWidget.widgets.gitopskit.dev/default created", fleet.Application+" ready")
 	})
 	t.Run("status", func(t *testing.T) {
+		svg := cli(t, append([]string{"status", "-format", "svg"}, cluster...)...)
+		contains(t, svg, "<svg", `id="unit:`+graphvizText(fleet.Application)+`" class="node unit kind&#45;kustomization state&#45;ready"`)
 		out := cli(t, append([]string{"status"}, cluster...)...)
 		contains(t, out, "NAME", fleet.Application)
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
@@ -147,3 +163,6 @@ func TestCLI(t *testing.T) {
 		}
 	})
 }
+
+// graphvizText is text as Graphviz writes it into SVG ("-" as "&#45;").
+func graphvizText(s string) string { return strings.ReplaceAll(s, "-", "&#45;") }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/gitopskit/gitopskit"
 	"github.com/gitopskit/gitopskit/dag"
+	"github.com/gitopskit/gitopskit/dag/dagsvg"
 	"github.com/gitopskit/gitopskit/render"
 )
 
@@ -88,4 +92,48 @@ func unitGraph(g *render.Graph) (*dag.UnitGraph, error) {
 		return nil, err
 	}
 	return dag.Build(dunits, dag.Options{Preinstalled: render.FluxKinds()})
+}
+
+// writeSVG draws the repository's unit graph with the states given.
+func writeSVG(ctx context.Context, out io.Writer, g *render.Graph, states map[string]dagsvg.State) error {
+	ug, err := unitGraph(g)
+	if err != nil {
+		return err
+	}
+	return dagsvg.Write(ctx, out, ug, dagsvg.Options{States: states})
+}
+
+// renderStates colours what an offline render knows: units that did not
+// render, those held back by them, and suspended ones.
+func renderStates(g *render.Graph) map[string]dagsvg.State {
+	states := map[string]dagsvg.State{}
+	for _, u := range g.Units {
+		switch {
+		case u.Err != nil:
+			states[u.ID] = dagsvg.StateFailed
+		case u.BlockedBy != "":
+			states[u.ID] = dagsvg.StateBlocked
+		case u.Suspended:
+			states[u.ID] = dagsvg.StateSuspended
+		}
+	}
+	return states
+}
+
+// statusStates colours each unit by its state in the cluster.
+func statusStates(st gitopskit.Status) map[string]dagsvg.State {
+	states := map[string]dagsvg.State{}
+	for _, s := range st {
+		switch {
+		case s.Suspended:
+			states[s.ID] = dagsvg.StateSuspended
+		case s.Ready == gitopskit.ReadyTrue:
+			states[s.ID] = dagsvg.StateReady
+		case s.Ready == gitopskit.ReadyFalse && strings.HasPrefix(s.Message, "dependency "):
+			states[s.ID] = dagsvg.StateBlocked
+		case s.Ready == gitopskit.ReadyFalse:
+			states[s.ID] = dagsvg.StateFailed
+		}
+	}
+	return states
 }
