@@ -1,7 +1,7 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: test test-race fuzz controlplane build vet fmt-check
+.PHONY: test test-race fuzz controlplane browser build vet fmt-check
 
 # FUZZTIME bounds each fuzz target in make test; run longer with, e.g.,
 # make fuzz FUZZTIME=10m.
@@ -10,7 +10,7 @@ FUZZTIME ?= 3s
 # test runs everything: builds the test control plane (once; cached per user),
 # builds every package and example, runs all tests, and runs the concurrency
 # tests again under the race detector.
-test: controlplane build
+test: controlplane browser build
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) test-race
 	$(MAKE) fuzz
@@ -36,6 +36,15 @@ fuzz:
 # cache, or does nothing when they are there (or KUBEBUILDER_ASSETS is set).
 controlplane:
 	$(GO) run ./internal/testenv/cmd/controlplane
+
+# browser installs Debian's chromium when it is missing: the status page is
+# tested in a real headless browser (statuspage TestInABrowser), which fails,
+# never skips, without it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium for the browser test"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 build:
 	$(GO) build ./...

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/apply/helmrelease"
+	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/internal/kubeclient"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/render"
@@ -113,6 +114,7 @@ type Reconciler struct {
 	mu        sync.Mutex
 	last      *source.Artifact // the last artifact fetched
 	graph     *render.Graph    // the last graph loaded
+	units     []apply.Unit     // what the last full pass applied, for Graph
 	status    map[string]UnitStatus
 	suspended map[string]bool // suspended by call, not by spec
 	watchers  []*watcher
@@ -297,7 +299,34 @@ func (r *Reconciler) reconcile(ctx context.Context, only string, depth Depth) (*
 		r.log.Warn("ordering", "problem", w.String())
 	}
 	r.record(res.Graph, units, out, res.SourceErr)
+	if only == "" {
+		r.mu.Lock()
+		r.units = units
+		r.mu.Unlock()
+	}
 	return res, res.SourceErr
+}
+
+// Graph is the order of the units as the last full reconcile applied
+// them: their dependsOn and the edges gitopskit inferred (CRDs before
+// custom resources, Namespaces before their objects, readiness). Nil
+// before the first reconcile. Draw it with package dag/dagsvg.
+func (r *Reconciler) Graph() (*dag.UnitGraph, error) {
+	r.mu.Lock()
+	units := r.units
+	r.mu.Unlock()
+	if units == nil {
+		return nil, nil
+	}
+	return r.applier.Graph(units)
+}
+
+// Health is what the cluster says, now, of each object a unit last applied
+// (its inventory, checked with kstatus): for a dashboard or a status
+// command. A unit never applied gives an error wrapping
+// inventory.ErrNotFound.
+func (r *Reconciler) Health(ctx context.Context, unit string) (*apply.Health, error) {
+	return r.applier.Health(ctx, unit)
 }
 
 // prepare fetches the source (falling back to the last artifact), renders

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/dag"
 )
 
 // Health is what the cluster says, now, about the objects a unit last
@@ -19,6 +22,16 @@ type Health struct {
 	// NotReady lists the objects that are missing or not Current by
 	// kstatus, each as "<object>: <status message>", in inventory order.
 	NotReady []string
+	// Each is every object's health, in inventory order.
+	Each []ObjectHealth
+}
+
+// ObjectHealth is what kstatus says of one object: Status is Current,
+// InProgress, Failed, Terminating, Unknown or NotFound; Message why.
+type ObjectHealth struct {
+	Object  dag.ObjectRef
+	Status  string
+	Message string
 }
 
 // Ready reports whether every object is there and Current.
@@ -53,9 +66,27 @@ func (a *Applier) Health(ctx context.Context, unit string) (*Health, error) {
 		return nil, fmt.Errorf("%s: %w", unit, err)
 	}
 	for i, e := range inv.Entries {
-		if msg := statusProblem(live[i]); msg != "" {
-			h.NotReady = append(h.NotReady, e.String()+": "+msg)
+		oh := ObjectHealth{Object: e.ObjectRef, Status: "NotFound", Message: "not found"}
+		if live[i] != nil {
+			res, err := status.Compute(live[i])
+			if err != nil {
+				oh.Status, oh.Message = string(status.UnknownStatus), err.Error()
+			} else {
+				oh.Status, oh.Message = string(res.Status), res.Message
+			}
+		}
+		h.Each = append(h.Each, oh)
+		if oh.Status != string(status.CurrentStatus) {
+			h.NotReady = append(h.NotReady, e.String()+": "+problemOf(oh))
 		}
 	}
 	return h, nil
+}
+
+// problemOf words an object's health as statusProblem does.
+func problemOf(oh ObjectHealth) string {
+	if oh.Status == "NotFound" || oh.Status == string(status.UnknownStatus) {
+		return oh.Message
+	}
+	return oh.Status + ": " + oh.Message
 }

@@ -24,6 +24,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -41,6 +43,7 @@ import (
 	"github.com/gitopskit/gitopskit/render"
 	"github.com/gitopskit/gitopskit/render/sops"
 	"github.com/gitopskit/gitopskit/source"
+	"github.com/gitopskit/gitopskit/statuspage"
 )
 
 const usage = `usage: cli <command> [flags]
@@ -102,6 +105,7 @@ type options struct {
 	withDeps     bool
 	ignoreFlux   bool
 	allowEmpty   bool
+	listen       string
 	retry        bool
 	takeOver     bool
 	interval     time.Duration
@@ -150,6 +154,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 		fs.BoolVar(&o.withDeps, "with-dependencies", false, "with -unit: also reconcile what the unit depends on")
 	case "run":
 		fs.DurationVar(&o.interval, "interval", 10*time.Minute, "time between reconciles")
+		fs.StringVar(&o.listen, "listen", "", "serve a live status page at this address, e.g. :8080")
 	case "status":
 		fs.StringVar(&o.format, "format", "text", "text, or svg: the unit graph coloured by each unit's state in the cluster")
 	case "plan":
@@ -253,6 +258,16 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	case "run":
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
+		if o.listen != "" {
+			ln, err := net.Listen("tcp", o.listen)
+			if err != nil {
+				return fmt.Errorf("-listen: %w", err)
+			}
+			srv := &http.Server{Handler: statuspage.Handler(r, statuspage.Options{Title: o.path}), ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = srv.Serve(ln) }()
+			defer srv.Close()
+			fmt.Fprintf(out, "status page: http://%s/\n", ln.Addr())
+		}
 		printed := make(chan struct{})
 		go func() {
 			defer close(printed)

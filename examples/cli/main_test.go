@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -127,13 +129,29 @@ func TestCLI(t *testing.T) {
 		out := &syncWriter{w: &buf} // run writes through it; read under its lock
 		printed := func() string { out.mu.Lock(); defer out.mu.Unlock(); return buf.String() }
 		done := make(chan error, 1)
-		go func() { done <- run(rctx, append([]string{"run", "-interval", "1h"}, cluster...), out) }()
+		go func() {
+			done <- run(rctx, append([]string{"run", "-interval", "1h", "-listen", "127.0.0.1:0"}, cluster...), out)
+		}()
 		deadline := time.Now().Add(2 * time.Minute)
 		for !strings.Contains(printed(), "True    "+fleet.Application) {
 			if time.Now().After(deadline) {
 				t.Fatalf("no Ready line for %s:\n%s", fleet.Application, printed())
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+		// -listen serves the status page while it runs.
+		_, rest, ok := strings.Cut(printed(), "status page: ")
+		if !ok {
+			t.Fatalf("no status page address:\n%s", printed())
+		}
+		page, err := http.Get(strings.Fields(rest)[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(page.Body)
+		page.Body.Close()
+		if !strings.Contains(string(body), `data-unit="`+fleet.Application+`" class="state-ready"`) {
+			t.Errorf("the status page:\n%.2000s", body)
 		}
 		stop()
 		if err := <-done; err != nil {

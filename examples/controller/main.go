@@ -24,6 +24,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -64,6 +66,8 @@ type Config struct {
 	LeaseDuration time.Duration
 	// CacheDir holds fetched sources.
 	CacheDir string
+	// Listen, when set, is where run serves a status page per Fleet.
+	Listen string
 }
 
 func main() {
@@ -74,6 +78,7 @@ func main() {
 	fs.BoolVar(&c.LeaderElection, "leader-elect", true, "elect a leader among the replicas of a shard")
 	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", "default", "namespace of the leader election lease")
 	installCRD := fs.Bool("install-crd", false, "create or update the Fleet CRD before starting")
+	fs.StringVar(&c.Listen, "listen", "", "serve a live status page per Fleet at this address, e.g. :8080 (none when empty)")
 	_ = fs.Parse(os.Args[1:])
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -98,9 +103,22 @@ func run(ctx context.Context, kubeconfig string, c Config, installCRD bool) erro
 			return err
 		}
 	}
-	mgr, _, err := NewManager(cfg, c)
+	mgr, r, err := NewManager(cfg, c)
 	if err != nil {
 		return err
+	}
+	if c.Listen != "" {
+		ln, err := net.Listen("tcp", c.Listen)
+		if err != nil {
+			return fmt.Errorf("status pages: %w", err)
+		}
+		srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
 	}
 	return mgr.Start(ctx)
 }

@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,6 +165,20 @@ func TestController(t *testing.T) {
 	leader, follower := a1, a2
 	if a2.elected() {
 		leader, follower = a2, a1
+	}
+	// The leader serves a status page per Fleet.
+	pages := httptest.NewServer(leader.r)
+	defer pages.Close()
+	for path, want := range map[string]string{"/": `href="default/dev/"`, "/default/dev/": `data-unit="` + fleet.Application + `" class="state-ready"`} {
+		res, err := http.Get(pages.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s (%d) lacks %s:\n%.2000s", path, res.StatusCode, want, b)
+		}
 	}
 	if !leader.elected() || follower.elected() {
 		t.Fatalf("elected: a1 %v, a2 %v; want exactly one", a1.elected(), a2.elected())
