@@ -47,7 +47,8 @@ func clusterSecrets(t *testing.T, env *testenv.Environment, ns string, secrets m
 
 // TestCredentialsFromCluster: as Flux does, a Reconciler reads from the
 // cluster what the repository only names — the secretRef of a private Git
-// repository (basic auth, in-process server) and of a private Helm
+// repository (basic auth over HTTP, and a key with known_hosts over SSH,
+// in-process servers) and of a private Helm
 // repository, and a valuesFrom Secret no unit renders — and reconciles
 // with them; no password shows in any error, status or revision.
 func TestCredentialsFromCluster(t *testing.T) {
@@ -61,11 +62,15 @@ func TestCredentialsFromCluster(t *testing.T) {
 	app.Commit("app", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-private-git, namespace: " + ns + "}\ndata: {a: b}\n"})
 	git := gittest.ServeHTTP(t, map[string]*gittest.Repo{"app": app}, false)
 	git.Username, git.Password = "flux", gitPass
+	overSSH := gittest.NewRepo(t)
+	overSSH.Commit("app", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-ssh-git, namespace: " + ns + "}\ndata: {a: b}\n"})
+	sshd := gittest.ServeSSH(t, map[string]*gittest.Repo{"app": overSSH})
 	helm := helmtest.ServeRepo(t, []string{helmtest.SimpleChart(t, t.TempDir(), "hello", "1.0.0")}, false)
 	helm.Username, helm.Password = "flux", helmPass
 
 	cs := clusterSecrets(t, env, ns, map[string]map[string]string{
 		"git-creds":  {"username": "flux", "password": gitPass},
+		"ssh-creds":  {"identity": string(sshd.ClientKey), "known_hosts": string(sshd.KnownHosts)},
 		"helm-creds": {"username": "flux", "password": helmPass},
 		"web-values": {"values.yaml": "greeting: from-the-cluster\n"},
 	})
@@ -76,6 +81,10 @@ func TestCredentialsFromCluster(t *testing.T) {
 			"spec: {interval: 1h, url: '" + git.URL + "/app', ref: {branch: main}, secretRef: {name: git-creds}}\n---\n" +
 			"apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app, namespace: " + ns + "}\n" +
 			"spec: {interval: 1h, path: ./, prune: true, sourceRef: {kind: GitRepository, name: private}}\n",
+		"root/ssh.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: private-ssh, namespace: " + ns + "}\n" +
+			"spec: {interval: 1h, url: '" + sshd.URL("app") + "', ref: {branch: main}, secretRef: {name: ssh-creds}}\n---\n" +
+			"apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app-ssh, namespace: " + ns + "}\n" +
+			"spec: {interval: 1h, path: ./, prune: true, sourceRef: {kind: GitRepository, name: private-ssh}}\n",
 		"root/helm.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: " + ns + "}\n" +
 			"spec: {interval: 1h, url: '" + helm.URL + "', secretRef: {name: helm-creds}}\n---\n" +
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: " + ns + "}\n" +
@@ -99,6 +108,9 @@ func TestCredentialsFromCluster(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "from-private-git", metav1.GetOptions{}); err != nil {
 		t.Errorf("the private Git repository's object: %v", err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "from-ssh-git", metav1.GetOptions{}); err != nil {
+		t.Errorf("the object of the Git repository over SSH: %v", err)
 	}
 	web, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil || web.Data["greeting"] != "from-the-cluster" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gitopskit/gitopskit/internal/atomicfile"
 	"github.com/gitopskit/gitopskit/render"
 )
 
@@ -64,7 +65,7 @@ func (r *Repo) Golden(t testing.TB, dir string, update bool) {
 			t.Fatalf("gitopstest: %v", err)
 		}
 		for name, b := range want {
-			if err := writeFile(filepath.Join(dir, name), b); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 				t.Fatalf("gitopstest: %v", err)
 			}
 		}
@@ -114,29 +115,6 @@ func unitYAML(u *render.Unit) ([]byte, error) {
 		b.Write(y)
 	}
 	return b.Bytes(), nil
-}
-
-// writeFile writes through a temporary file, so a test stopped halfway
-// never leaves half a golden file.
-func writeFile(name string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".golden-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 // equalObjects says whether two units render an object the same way.

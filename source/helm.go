@@ -18,6 +18,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/repo"
 
+	"github.com/gitopskit/gitopskit/internal/atomicfile"
 	"github.com/gitopskit/gitopskit/internal/filelock"
 	"github.com/gitopskit/gitopskit/internal/memo"
 )
@@ -203,7 +204,7 @@ func (h *HelmChart) fetchIndexed(ctx context.Context, root string) (*Artifact, e
 
 // finish records the version → digest mapping and returns the artifact.
 func (h *HelmChart) finish(root string, t *cachedChart, version, chartURL string) (*Artifact, error) {
-	if err := writeFileAtomic(filepath.Join(root, "refs", h.refKey(version)), []byte(t.ArchiveDigest)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(root, "refs", h.refKey(version)), []byte(t.ArchiveDigest), 0o600); err != nil {
 		return nil, h.errorf("cache: %w", err)
 	}
 	return t.artifact(version), nil
@@ -297,14 +298,14 @@ func (h *HelmChart) index(ctx context.Context, root, repoKey string) (*repo.Inde
 		// A server without ETags (or a file:// mirror) sends the same
 		// index again: write it only when it changed.
 		if old, err := os.ReadFile(file); err != nil || !bytes.Equal(old, b) {
-			if err := writeFileAtomic(file, b); err != nil {
+			if err := atomicfile.WriteFile(file, b, 0o600); err != nil {
 				return nil, h.errorf("cache: %w", err)
 			}
 		}
 		if etag := resp.Header.Get("ETag"); etag != meta.ETag {
 			meta.ETag = etag
 			mb, _ := json.Marshal(meta)
-			_ = writeFileAtomic(metaFile, mb)
+			_ = atomicfile.WriteFile(metaFile, mb, 0o600)
 		}
 		return idx, nil
 	}

@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/gitopskit/gitopskit/internal/atomicfile"
 	"github.com/gitopskit/gitopskit/internal/filelock"
 )
 
@@ -100,7 +101,7 @@ func (h *HelmChart) fetchOCI(ctx context.Context, root string) (*Artifact, error
 	if err := os.MkdirAll(filepath.Dir(indexFile), 0o755); err != nil {
 		return nil, h.errorf("cache: %w", err)
 	}
-	if err := writeFileAtomic(indexFile, []byte(c.ArchiveDigest)); err != nil {
+	if err := atomicfile.WriteFile(indexFile, []byte(c.ArchiveDigest), 0o600); err != nil {
 		return nil, h.errorf("cache: %w", err)
 	}
 	return ociArtifact(c, version, manifestDesc), nil

@@ -21,11 +21,15 @@ var shared struct {
 	once sync.Once
 	env  *Environment
 	err  error
+	// main is set while Main runs the tests: only then is the shared
+	// control plane stopped when they end.
+	main bool
 }
 
 // Main runs a package's tests and stops the shared control plane afterwards.
 // Call it from TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
 func Main(m *testing.M) {
+	shared.main = true
 	code := m.Run()
 	if shared.env != nil {
 		if err := shared.env.Stop(); err != nil {
@@ -50,6 +54,11 @@ func Shared(t testing.TB) *Environment {
 	t.Helper()
 	if os.Getenv(SkipEnv) == "1" {
 		t.Skipf("%s=1: skipping a test that needs the control plane", SkipEnv)
+	}
+	if !shared.main {
+		// Without Main nothing stops the servers: they would outlive the
+		// test binary.
+		t.Fatal("testenv.Shared needs the package's TestMain to be: func TestMain(m *testing.M) { testenv.Main(m) }")
 	}
 	shared.once.Do(func() {
 		shared.env, shared.err = Start(context.Background(), Options{Out: os.Stderr})
