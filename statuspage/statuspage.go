@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gitopskit/gitopskit"
@@ -102,7 +103,7 @@ func stateOf(s gitopskit.UnitStatus) dagsvg.State {
 		return dagsvg.StateSuspended
 	case s.Ready == gitopskit.ReadyTrue:
 		return dagsvg.StateReady
-	case s.Ready == gitopskit.ReadyFalse && len(s.Message) > 11 && s.Message[:11] == "dependency ":
+	case s.Ready == gitopskit.ReadyFalse && strings.HasPrefix(s.Message, "dependency "):
 		return dagsvg.StateBlocked
 	case s.Ready == gitopskit.ReadyFalse:
 		return dagsvg.StateFailed

@@ -233,7 +233,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 			if err != nil {
 				return err
 			}
-			return writeSVG(ctx, out, g, statusStates(st))
+			return writeSVG(ctx, out, g, statuspage.States(st))
 		}
 		return fmt.Errorf("unknown format %q (text or svg)", o.format)
 	case "reconcile":

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
-	"github.com/gitopskit/gitopskit"
 	"github.com/gitopskit/gitopskit/dag"
 	"github.com/gitopskit/gitopskit/dag/dagsvg"
 	"github.com/gitopskit/gitopskit/render"
@@ -115,24 +113,6 @@ func renderStates(g *render.Graph) map[string]dagsvg.State {
 			states[u.ID] = dagsvg.StateBlocked
 		case u.Suspended:
 			states[u.ID] = dagsvg.StateSuspended
-		}
-	}
-	return states
-}
-
-// statusStates colours each unit by its state in the cluster.
-func statusStates(st gitopskit.Status) map[string]dagsvg.State {
-	states := map[string]dagsvg.State{}
-	for _, s := range st {
-		switch {
-		case s.Suspended:
-			states[s.ID] = dagsvg.StateSuspended
-		case s.Ready == gitopskit.ReadyTrue:
-			states[s.ID] = dagsvg.StateReady
-		case s.Ready == gitopskit.ReadyFalse && strings.HasPrefix(s.Message, "dependency "):
-			states[s.ID] = dagsvg.StateBlocked
-		case s.Ready == gitopskit.ReadyFalse:
-			states[s.ID] = dagsvg.StateFailed
 		}
 	}
 	return states
