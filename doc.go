@@ -48,6 +48,13 @@
 // URL, error, plan, event or inventory. The README's "Security model" says
 // it in full.
 //
+// Around them: gitopstest checks a repository from a team's own go test
+// (renders, cycles, CRDs, shared objects, references, policies, golden
+// files) with no cluster; dag/dagsvg draws the unit graph as SVG; statuspage
+// serves a live page of a Reconciler (Graph, Health, Watch) as an
+// http.Handler; apply/helmrelease keeps Helm's release records — revisions,
+// hooks, tests, remediation — for HelmRelease units.
+//
 // A CI test may use source, render and dag with no cluster at all; a
 // controller may use source and apply alone, or the Reconciler (see
 // examples/controller).
