@@ -17,9 +17,10 @@ test: controlplane browser build
 
 # test-race runs the tests that exercise concurrent use (renderers, the
 # scheduler, the cross-process build lock, the Reconciler with Run, Trigger
-# and Watch, the cli's run command) with the race detector.
+# and Watch, the cli's run command, the status page's event stream) with the
+# race detector.
 test-race:
-	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load|Reconciler|CLI' . ./render ./dag ./internal/testenv ./internal/memo ./examples/cli
+	$(GO) test -race -count=1 -timeout 20m -run 'Concurrent|Walk|Scheduler|Load|Reconciler|CLI|Events' . ./render ./dag ./internal/testenv ./internal/memo ./examples/cli ./statuspage
 
 # fuzz runs every Fuzz target of the module (found in the test files, so
 # none is forgotten) for FUZZTIME each, from its committed seeds.
