@@ -613,20 +613,7 @@ func TestHelmReleaseDrift(t *testing.T) {
 				"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: %s}\nspec: {interval: 1h, url: '%s'}\n---\n"+
 				"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: drifter, namespace: %s}\n"+
 				"spec:\n  interval: 10m\n%s  chart:\n    spec: {chart: drifter, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n", ns, ns, charts.URL, ns, drift)})
-			var drifted []string
-			var mu sync.Mutex
-			r, err := gitopskit.New(gitopskit.Options{Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: env.Config,
-				Load: render.LoadOptions{CacheDir: t.TempDir()},
-				Apply: apply.Options{Events: func(e apply.Event) {
-					if e.Type == apply.ObjectDrifted {
-						mu.Lock()
-						drifted = append(drifted, e.Object.String())
-						mu.Unlock()
-					}
-				}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r, driftedSince := driftReconciler(t, env, ns, dir)
 			if res, err := r.Reconcile(ctx); err != nil || res.Err() != nil {
 				t.Fatal(err, res.Err())
 			}
@@ -649,6 +636,7 @@ func TestHelmReleaseDrift(t *testing.T) {
 				t.Errorf("key = %q, want %q", cm.Data["key"], c.want)
 			}
 			s, _ := r.Status().Unit("HelmRelease/" + ns + "/drifter")
+			drifted := driftedSince()
 			if warned := len(drifted) > 0 || strings.Contains(s.Message, "drifted"); warned != (c.mode == "warn") {
 				t.Errorf("drift reported %v (events %v, status %q)", warned, drifted, s.Message)
 			}
@@ -682,22 +670,7 @@ func TestHelmReleaseDriftIgnore(t *testing.T) {
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: ignorer, namespace: %s}\n"+
 			"spec:\n  interval: 10m\n  driftDetection:\n%s  chart:\n    spec: {chart: ignorer, version: '1.x', sourceRef: {kind: HelmRepository, name: charts}}\n", ns, ns, charts.URL, ns, drift)})
 	}
-	var (
-		mu      sync.Mutex
-		drifted []string
-	)
-	r, err := gitopskit.New(gitopskit.Options{Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: env.Config,
-		Load: render.LoadOptions{CacheDir: t.TempDir()},
-		Apply: apply.Options{Events: func(e apply.Event) {
-			if e.Type == apply.ObjectDrifted {
-				mu.Lock()
-				drifted = append(drifted, e.Object.String())
-				mu.Unlock()
-			}
-		}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, driftedSince := driftReconciler(t, env, ns, dir)
 	reconcile := func() error {
 		t.Helper()
 		res, err := r.Reconcile(ctx)
@@ -750,25 +723,55 @@ func TestHelmReleaseDriftIgnore(t *testing.T) {
 	if err := reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	drifted = nil
+	driftedSince()
 	edit("app", "key")
 	if err := reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	if len(drifted) != 0 {
-		t.Errorf("drift at an ignored path reported: %v", drifted)
+	if d := driftedSince(); len(d) != 0 {
+		t.Errorf("drift at an ignored path reported: %v", d)
 	}
 	edit("app", "other")
 	if err := reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(drifted) != "[ConfigMap/"+ns+"/app]" {
-		t.Errorf("drift elsewhere: reported %v", drifted)
+	if d := driftedSince(); fmt.Sprint(d) != "[ConfigMap/"+ns+"/app]" {
+		t.Errorf("drift elsewhere: reported %v", d)
 	}
 
 	write("    ignore:\n    - paths: ['data/key']\n")
 	err = reconcile()
 	if err == nil || !strings.Contains(err.Error(), `"data/key" is not a JSON pointer`) || !strings.Contains(err.Error(), "HelmRelease/"+ns+"/ignorer") {
 		t.Errorf("a bad path: %v", err)
+	}
+}
+
+// driftReconciler reconciles the repository in dir and returns, with it,
+// what reports the objects found drifted (ObjectDrifted events) since the
+// last call.
+func driftReconciler(t *testing.T, env *testenv.Environment, ns, dir string) (*gitopskit.Reconciler, func() []string) {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		drifted []string
+	)
+	r, err := gitopskit.New(gitopskit.Options{Name: ns, Source: source.NewDir(dir, source.DirOptions{}), Path: "clusters/dev", Config: env.Config,
+		Load: render.LoadOptions{CacheDir: t.TempDir()},
+		Apply: apply.Options{Events: func(e apply.Event) {
+			if e.Type == apply.ObjectDrifted {
+				mu.Lock()
+				drifted = append(drifted, e.Object.String())
+				mu.Unlock()
+			}
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := drifted
+		drifted = nil
+		return out
 	}
 }
