@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
@@ -92,22 +93,17 @@ type applied struct {
 // (an immutable field, say) goes through ssa, which recreates it when
 // forced.
 func (a *actor) applyObjects(ctx context.Context, run *unitRun, idx []int) ([]applied, error) {
-	d := run.digests
 	out := make([]applied, len(idx))
-	ignore, err := run.ignoreRules()
-	if err != nil {
-		return out, err
-	}
 	var g errgroup.Group
 	g.SetLimit(objectConcurrency)
 	for j, i := range idx {
 		o, live := run.objs[i], run.live[i]
-		if d.unchanged(o, live) {
+		if run.unchanged(o, live) {
 			out[j] = applied{obj: live, action: ssa.UnchangedAction}
 			continue
 		}
 		existed := run.existed[i]
-		if existed && ignore.selects(o) {
+		if existed && run.ignore.selects(o) {
 			// Told apart from what the cluster holds without the ignored
 			// paths, which keep their live values: ssa does both.
 			g.Go(func() error {
@@ -337,19 +333,53 @@ func stringDataToData(o *unstructured.Unstructured) error {
 	return unstructured.SetNestedMap(o.Object, data, "data")
 }
 
-// ignoreRules is the unit's DriftIgnore, compiled.
-func (run *unitRun) ignoreRules() (ignoreRules, error) {
-	if len(run.u.DriftIgnore) == 0 {
+// compileIgnore compiles a unit's DriftIgnore rules.
+func compileIgnore(rules []jsondiff.IgnoreRule) (ignoreRules, error) {
+	if len(rules) == 0 {
 		return nil, nil
 	}
-	c, err := jsondiff.CompileIgnoreRules(run.u.DriftIgnore)
+	c, err := jsondiff.CompileIgnoreRules(rules)
 	if err != nil {
 		return nil, fmt.Errorf("driftDetection.ignore: %w", err)
 	}
 	return ignoreRules(c), nil
 }
 
+// unchanged says whether an object needs no request: what was last
+// applied is what is applied now and the live object still holds it, but
+// for the paths the unit's DriftIgnore rules leave to the cluster.
+func (run *unitRun) unchanged(o, live *unstructured.Unstructured) bool {
+	return run.digests.unchanged(o, live) || run.ignore.unchanged(run.digests, o, live)
+}
+
 type ignoreRules jsondiff.CompiledIgnoreRules
+
+// unchanged says whether o is unchanged but for the paths the rules that
+// select it ignore: its digest is the one last applied and the live object
+// holds every other field — drift there alone costs no request.
+func (r ignoreRules) unchanged(d digests, o, live *unstructured.Unstructured) bool {
+	if live == nil || len(r) == 0 {
+		return false
+	}
+	var paths []string
+	for sel, ps := range r {
+		if sel.MatchUnstructured(o) {
+			paths = append(paths, ps...)
+		}
+	}
+	if len(paths) == 0 {
+		return false
+	}
+	if slices.Contains(paths, jsondiff.IgnorePathRoot) {
+		return d.last[entryOf(o).ID()] == d.now[entryOf(o).ID()] // the whole object is ignored
+	}
+	patch := jsondiff.GenerateRemovePatch(paths...)
+	po, pl := o.DeepCopy(), live.DeepCopy()
+	if jsondiff.ApplyPatchToUnstructured(po, patch) != nil || jsondiff.ApplyPatchToUnstructured(pl, patch) != nil {
+		return false
+	}
+	return d.unchanged(po, pl)
+}
 
 // selects says whether some rule selects the object.
 func (r ignoreRules) selects(o *unstructured.Unstructured) bool {

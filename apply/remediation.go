@@ -196,16 +196,7 @@ func (a *Applier) applyPlain(ctx context.Context, act *actor, u *Unit, r *run) e
 	if err := act.runHooks(ctx, u.ID, u.PreHooks, run.timeout); err != nil {
 		return err
 	}
-	waitFor, err := act.applySet(ctx, run, r.owners)
-	if err != nil {
-		return err
-	}
-	if !u.NoWait {
-		if err := act.waitHealthy(ctx, waitFor, run.timeout); err != nil {
-			return fmt.Errorf("health check: %w", err)
-		}
-	}
-	if err := act.prune(ctx, run, r.claims, r.owners); err != nil {
+	if err := act.converge(ctx, run, r, nil); err != nil {
 		return err
 	}
 	return act.runHooks(ctx, u.ID, u.PostHooks, run.timeout)

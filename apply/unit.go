@@ -48,6 +48,8 @@ type unitRun struct {
 	live     []*unstructured.Unstructured
 	existed  []bool
 	deferred []int
+	// ignore are the unit's DriftIgnore rules, compiled.
+	ignore ignoreRules
 	// postDelete are the hooks of a removed release to run once its
 	// objects are gone.
 	postDelete []Hook
@@ -206,19 +208,7 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 			return fail(err)
 		}
 	}
-	waitFor, err := act.applySet(ctx, run, r.owners)
-	if err != nil {
-		return fail(err)
-	}
-	if !u.NoWait {
-		if err := act.waitHealthy(ctx, waitFor, run.timeout); err != nil {
-			return fail(fmt.Errorf("health check: %w", err))
-		}
-	}
-	if err := act.waitHealthy(ctx, refsToMeta(rd.Local), run.timeout); err != nil {
-		return fail(fmt.Errorf("healthChecks: %w", err))
-	}
-	if err := act.prune(ctx, run, r.claims, r.owners); err != nil {
+	if err := act.converge(ctx, run, r, rd.Local); err != nil {
 		return fail(err)
 	}
 	if released {
@@ -253,6 +243,26 @@ func (a *Applier) applyUnit(ctx context.Context, u *Unit, rd dag.Readiness, r *r
 	return res
 }
 
+// converge applies a begun run's objects, waits for them to be healthy
+// (unless the unit says not to) and for the health checks given, and
+// prunes what the unit no longer renders: the steps every applied set
+// goes through, a unit's or a remediation's.
+func (a *actor) converge(ctx context.Context, run *unitRun, r *run, checks []dag.ObjectRef) error {
+	waitFor, err := a.applySet(ctx, run, r.owners)
+	if err != nil {
+		return err
+	}
+	if !run.u.NoWait {
+		if err := a.waitHealthy(ctx, waitFor, run.timeout); err != nil {
+			return fmt.Errorf("health check: %w", err)
+		}
+	}
+	if err := a.waitHealthy(ctx, refsToMeta(checks), run.timeout); err != nil {
+		return fmt.Errorf("healthChecks: %w", err)
+	}
+	return a.prune(ctx, run, r.claims, r.owners)
+}
+
 // reportDrift finds the unit's objects that no longer hold what was
 // applied (by the inventory's digests and the live objects) and reports
 // them, changing nothing.
@@ -260,23 +270,9 @@ func (a *actor) reportDrift(ctx context.Context, run *unitRun) error {
 	if err := a.prepare(ctx, run); err != nil {
 		return err
 	}
-	ignore, err := run.ignoreRules()
-	if err != nil {
-		return err
-	}
 	live := a.liveOf(ctx, run.objs, run.digests)
 	for i, o := range run.objs {
-		if !run.digests.unchanged(o, live[i]) {
-			if live[i] != nil && ignore.selects(o) {
-				// Drifted, or only where it is to be ignored?
-				entry, _, _, err := a.rm.Diff(ctx, o.DeepCopy(), ssa.DiffOptions{DriftIgnoreRules: run.u.DriftIgnore})
-				if err != nil {
-					return fmt.Errorf("%s: %w", dag.RefOf(o), err)
-				}
-				if entry.Action == ssa.UnchangedAction {
-					continue
-				}
-			}
+		if !run.unchanged(o, live[i]) {
 			ref := dag.RefOf(o)
 			run.res.Drifted = append(run.res.Drifted, ref)
 			a.emit(Event{Type: ObjectDrifted, Unit: run.u.ID, Object: ref})
@@ -425,6 +421,9 @@ func (a *actor) prepare(ctx context.Context, run *unitRun) error {
 		return err
 	}
 	run.old = old
+	if run.ignore, err = compileIgnore(u.DriftIgnore); err != nil {
+		return err
+	}
 	key, err := a.storeKey(ctx, u)
 	if err != nil {
 		return err
@@ -481,7 +480,7 @@ func (a *actor) begin(ctx context.Context, run *unitRun) error {
 	var changed []int
 	for i, o := range run.objs {
 		run.existed[i] = run.live[i] != nil
-		if !run.digests.unchanged(o, run.live[i]) {
+		if !run.unchanged(o, run.live[i]) {
 			changed = append(changed, i)
 		}
 	}
@@ -527,7 +526,7 @@ func (a *actor) applySet(ctx context.Context, run *unitRun, owners *owners) (obj
 	var staged []*unstructured.Unstructured
 	index := map[dag.ObjectRef]int{}
 	for _, i := range first {
-		if run.digests.unchanged(run.objs[i], run.live[i]) {
+		if run.unchanged(run.objs[i], run.live[i]) {
 			record(i, ssa.UnchangedAction)
 			continue
 		}

@@ -172,24 +172,32 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	// crds/, nor hooks), so the Helm CLI takes the objects as the
 	// release's: helm upgrade and rollback refuse objects without it.
 	for _, o := range objs {
-		if inCRDsDir(o.Provenance.File) {
-			continue
+		if !inCRDsDir(o.Provenance.File) {
+			MarkHelmOwned(o.Unstructured, spec.ReleaseName, spec.Namespace)
 		}
-		labels := o.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[helmManagedByLabel] = "Helm"
-		o.SetLabels(labels)
-		ann := o.GetAnnotations()
-		if ann == nil {
-			ann = map[string]string{}
-		}
-		ann[helmReleaseNameAnnotation], ann[helmReleaseNamespaceAnnotation] = spec.ReleaseName, spec.Namespace
-		o.SetAnnotations(ann)
 	}
 	h.opts.Cache.put(key, res)
 	return res, nil
+}
+
+// MarkHelmOwned puts on an object what Helm puts on each object of the
+// release name in namespace (app.kubernetes.io/managed-by: Helm and the
+// meta.helm.sh/release-name and release-namespace annotations), so the Helm
+// CLI takes it as the release's: helm upgrade and rollback refuse objects
+// without it.
+func MarkHelmOwned(o *unstructured.Unstructured, name, namespace string) {
+	labels := o.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[helmManagedByLabel] = "Helm"
+	o.SetLabels(labels)
+	ann := o.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[helmReleaseNameAnnotation], ann[helmReleaseNamespaceAnnotation] = name, namespace
+	o.SetAnnotations(ann)
 }
 
 // The ownership metadata Helm puts on a release's objects.

@@ -33,7 +33,7 @@ func (r *Record) Target(ctx context.Context, c apply.Clients) (*apply.Target, er
 		return nil, fmt.Errorf("the manifest of revision %d: %w", to.Version, err)
 	}
 	for _, o := range objs {
-		markOwned(o, to.Name, to.Namespace)
+		render.MarkHelmOwned(o, to.Name, to.Namespace)
 	}
 	t := &apply.Target{Revision: to.Version, Namespace: to.Namespace, Objects: objs}
 	if t.PreHooks, err = hooksOf(to, release.HookPreRollback); err != nil {
@@ -174,22 +174,6 @@ func decode(doc string) (*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("a document with no kind or name: %.80q", doc)
 	}
 	return o, nil
-}
-
-// markOwned puts on an object what Helm puts on each object of a release.
-func markOwned(o *unstructured.Unstructured, name, namespace string) {
-	labels := o.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels["app.kubernetes.io/managed-by"] = "Helm"
-	o.SetLabels(labels)
-	ann := o.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann["meta.helm.sh/release-name"], ann["meta.helm.sh/release-namespace"] = name, namespace
-	o.SetAnnotations(ann)
 }
 
 // hooksOf is the release's hooks of one event, by weight then name, as
