@@ -61,8 +61,9 @@ type Options struct {
 	// Load configures rendering (mirrors, values, caches). ConfigMaps and
 	// Secrets that no unit renders and Values lacks (valuesFrom,
 	// substituteFrom, a source's secretRef) are read from the cluster, as
-	// Flux reads them. Its Cache defaults to one kept by the Reconciler,
-	// so unchanged units are not rendered again; its KubeVersion and APIVersions default to the
+	// Flux reads them. Its Cache defaults to a shared one kept by the Reconciler
+	// (render.NewSharedCache: the Reconciler only reads rendered
+	// objects), so unchanged units are not rendered or copied again; its KubeVersion and APIVersions default to the
 	// cluster's (read once, when the first pass renders).
 	Load render.LoadOptions
 	// Apply configures applying. Its Store defaults to a ConfigMapStore
@@ -140,7 +141,7 @@ func New(opts Options) (*Reconciler, error) {
 		opts.Interval = 10 * time.Minute
 	}
 	if opts.Load.Cache == nil {
-		opts.Load.Cache = render.NewCache(0)
+		opts.Load.Cache = render.NewSharedCache(0)
 	}
 	if opts.Load.Decryptor == nil {
 		opts.Load.Decryptor = sops.Decryptor{}

@@ -5,21 +5,24 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"sync"
 )
 
 // Cache keeps rendered units so an unchanged unit is not rendered again.
 // Entries are keyed by everything that decides the output: the artifact
 // digest, the unit's spec, the values it resolved (substituteFrom,
-// valuesFrom) and the renderer's options. Results handed out are copies, so
-// callers may change them. A Cache may be shared by renderers and used
+// valuesFrom) and the renderer's options. A Cache from NewCache hands out
+// copies, so callers may change them; one from NewSharedCache hands out
+// read-only results. A Cache may be shared by renderers and used
 // concurrently; it holds at most its size in units, dropping the least
 // recently used.
 type Cache struct {
-	mu    sync.Mutex
-	size  int
-	order *list.List // of *cacheEntry, most recent first
-	byKey map[string]*list.Element
+	mu     sync.Mutex
+	size   int
+	shared bool
+	order  *list.List // of *cacheEntry, most recent first
+	byKey  map[string]*list.Element
 }
 
 type cacheEntry struct {
@@ -27,12 +30,44 @@ type cacheEntry struct {
 	res *Result
 }
 
-// NewCache returns a cache of at most size units (1024 when size <= 0).
+// NewCache returns a cache of at most size units (1024 when size <= 0)
+// that copies what it keeps and what it hands out, so callers may change
+// the results they get.
 func NewCache(size int) *Cache {
 	if size <= 0 {
 		size = 1024
 	}
 	return &Cache{size: size, order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+// NewSharedCache returns a cache of at most size units (1024 when size <=
+// 0) whose results are read-only: every Result rendered with it or taken
+// from it shares its objects, hooks and release values with the cache and
+// with every other caller, as objects from client-go's listers do. A
+// caller that changes an object copies it first
+// (unstructured.Unstructured.DeepCopy); the Result itself and its slices
+// are the caller's own, so appending a warning or replacing an entry of
+// Objects is safe. Renderers using a shared cache also share what they
+// decode once per process, such as a chart's CRDs, between results.
+//
+// It spares the copies that dominate an unchanged load. The Reconciler
+// uses one by default: apply, dag and gitopstest only read rendered
+// objects.
+func NewSharedCache(size int) *Cache {
+	c := NewCache(size)
+	c.shared = true
+	return c
+}
+
+// readOnly reports whether results rendered with c may share objects.
+func (c *Cache) readOnly() bool { return c != nil && c.shared }
+
+// keep is what the cache hands out or stores of res.
+func (c *Cache) keep(res *Result) *Result {
+	if c.shared {
+		return res.view()
+	}
+	return res.deepCopy()
 }
 
 // cacheKey hashes the parts of a key; each part is JSON-encoded so maps
@@ -59,7 +94,7 @@ func (c *Cache) get(key string) (*Result, bool) {
 		return nil, false
 	}
 	c.order.MoveToFront(el)
-	return el.Value.(*cacheEntry).res.deepCopy(), true
+	return c.keep(el.Value.(*cacheEntry).res), true
 }
 
 func (c *Cache) put(key string, res *Result) {
@@ -69,11 +104,11 @@ func (c *Cache) put(key string, res *Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.byKey[key]; ok {
-		el.Value.(*cacheEntry).res = res.deepCopy()
+		el.Value.(*cacheEntry).res = c.keep(res)
 		c.order.MoveToFront(el)
 		return
 	}
-	c.byKey[key] = c.order.PushFront(&cacheEntry{key: key, res: res.deepCopy()})
+	c.byKey[key] = c.order.PushFront(&cacheEntry{key: key, res: c.keep(res)})
 	for c.order.Len() > c.size {
 		last := c.order.Back()
 		c.order.Remove(last)
@@ -86,6 +121,18 @@ func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.order.Len()
+}
+
+// view is a Result of its own that shares r's objects, hooks and release
+// values: its slices and its ReleaseInfo are copies, their contents not.
+func (r *Result) view() *Result {
+	out := &Result{Unit: r.Unit, Warnings: slices.Clone(r.Warnings), Objects: slices.Clone(r.Objects),
+		Hooks: slices.Clone(r.Hooks), Rejected: slices.Clone(r.Rejected)}
+	if r.Release != nil {
+		rel := *r.Release
+		out.Release = &rel
+	}
+	return out
 }
 
 func (r *Result) deepCopy() *Result {

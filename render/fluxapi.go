@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -10,6 +11,8 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	kustomizev1beta2 "github.com/fluxcd/kustomize-controller/api/v1beta2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/internal/memo"
 )
 
 // The API group Flux Kustomizations belong to.
@@ -49,6 +52,41 @@ type kustomization struct {
 // and that would change what is applied or where, are returned, for the
 // renderer to refuse (refuseUnimplemented).
 func kustomizationSpec(u *unstructured.Unstructured) (kustomization, []string, error) {
+	return specOnce(u, decodeKustomizationSpec)
+}
+
+// decodedSpec is a unit spec read by specOnce.
+type decodedSpec struct {
+	spec          any
+	unimplemented []string
+	err           error
+}
+
+// decodedSpecs keeps unit specs as read from objects, by the digest of the
+// object's JSON: an unchanged unit (a warm load) is decoded once per
+// process. What it keeps is only read: a spec's values are copied before
+// anything is merged into them.
+var decodedSpecs = memo.New[[sha256.Size]byte, decodedSpec](4096)
+
+// specOnce is decode(u), once per content of u per process.
+func specOnce[T any](u *unstructured.Unstructured, decode func(*unstructured.Unstructured) (T, []string, error)) (T, []string, error) {
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		var zero T
+		return zero, nil, err
+	}
+	sum := sha256.Sum256(b)
+	if d, ok := decodedSpecs.Get(sum); ok {
+		if spec, ok := d.spec.(T); ok {
+			return spec, d.unimplemented, d.err
+		}
+	}
+	spec, unimplemented, err := decode(u)
+	decodedSpecs.Put(sum, decodedSpec{spec: spec, unimplemented: unimplemented, err: err})
+	return spec, unimplemented, err
+}
+
+func decodeKustomizationSpec(u *unstructured.Unstructured) (kustomization, []string, error) {
 	gv := u.GroupVersionKind()
 	if gv.Group != KustomizeGroup || gv.Kind != "Kustomization" {
 		return kustomization{}, nil, fmt.Errorf("not a Flux Kustomization: %s", u.GetAPIVersion()+"/"+u.GetKind())

@@ -359,21 +359,24 @@ func (l *graphLoader) absorb(u *Unit, res *Result) {
 	for _, r := range res.Rejected {
 		l.reject(r, u.ID)
 	}
-	for _, o := range res.Objects {
+	for i, o := range res.Objects {
 		gvk := o.GroupVersionKind()
+		if o.GetNamespace() == "" && (gvk.Group == SourceGroup || gvk.Group == ExtensionsGroup && gvk.Kind == "ArtifactGenerator") {
+			// A source without a namespace is flux-system's. The object
+			// may be shared with a Cache (NewSharedCache), so the unit
+			// gets a copy with the namespace set (u.Objects is
+			// res.Objects, a slice of the unit's own).
+			o.Unstructured = o.DeepCopy()
+			o.SetNamespace("flux-system")
+			res.Objects[i] = o
+		}
 		key := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
 		l.objects[key] = o
 		switch {
 		case gvk.Group == SourceGroup:
-			if o.GetNamespace() == "" {
-				o.SetNamespace("flux-system")
-			}
 			warnings, err := checkSource(o.Unstructured, l.opts.IgnoreUnimplemented)
 			l.sources[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = &sourceEntry{obj: o.Unstructured, file: o.Provenance.File, warnings: warnings, err: err}
 		case gvk.Group == ExtensionsGroup && gvk.Kind == "ArtifactGenerator":
-			if o.GetNamespace() == "" {
-				o.SetNamespace("flux-system")
-			}
 			for ea, ga := range generatedArtifacts(o.Unstructured, o.Provenance.File) {
 				l.generated[ea] = append(l.generated[ea], ga)
 			}

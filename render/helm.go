@@ -126,7 +126,7 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 	out, err := renderChart(ctx, ch, values, chartRelease{
 		Name: spec.ReleaseName, Namespace: spec.Namespace, Capabilities: caps, Revision: revision, IsUpgrade: upgrade,
 		IncludeCRDs: spec.CRDs != "Skip", SkipSchemaCheck: upgrade && spec.DisableUpgradeSchemaValidation || !upgrade && spec.DisableSchemaValidation,
-		Mirrors: h.opts.Mirrors, Provenance: prov,
+		Mirrors: h.opts.Mirrors, Provenance: prov, ReadOnly: h.opts.Cache.readOnly(),
 	})
 	if err != nil {
 		return fail("chart %s-%s: %w", ch.Name(), ch.Metadata.Version, err)
@@ -298,5 +298,11 @@ func (h *Helm) values(ctx context.Context, namespace string, spec helmRelease) (
 		}
 		result = chartutil.MergeTables(m, result)
 	}
-	return chartutil.MergeTables(spec.Values, result), nil
+	// MergeTables merges into its first argument: the spec is shared
+	// (decodedSpecs), so its values are copied first.
+	specValues := spec.Values
+	if specValues != nil {
+		specValues, _ = copyTree(spec.Values).(map[string]any)
+	}
+	return chartutil.MergeTables(specValues, result), nil
 }

@@ -316,6 +316,31 @@ func TestHelmValues(t *testing.T) {
 	}
 }
 
+// TestHelmValuesFromChanged renders one HelmRelease twice, its valuesFrom
+// ConfigMap changed in between: the second render has the new values only.
+// The release's spec is read once per process and shared, so merging
+// valuesFrom into its values in place would carry the first values over.
+func TestHelmValuesFromChanged(t *testing.T) {
+	chart := certsChart(t)
+	values := ValueMap{"ConfigMap/cert-manager/base": {"values.yaml": "image: first:v1\n"}}
+	hr := hrObj(t, "v2", "cm", "  valuesFrom:\n  - {kind: ConfigMap, name: base}\n  values:\n    replicas: 2\n")
+	render := func() map[string]any {
+		t.Helper()
+		res, err := NewHelm(HelmOptions{Values: values}).Render(context.Background(), chart, hr.DeepCopy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Release.Values
+	}
+	if got := render(); got["image"] != "first:v1" || fmt.Sprint(got["replicas"]) != "2" {
+		t.Fatalf("first values %v", got)
+	}
+	values["ConfigMap/cert-manager/base"]["values.yaml"] = "sub:\n  greeting: hi\n"
+	if got := render(); got["image"] != nil || fmt.Sprint(got["replicas"]) != "2" {
+		t.Errorf("second values %v: want replicas 2 and no image", got)
+	}
+}
+
 func TestHelmBadInput(t *testing.T) {
 	dir := t.TempDir()
 	helmtest.WriteChart(t, dir, "broken", "0.1.0", map[string]string{

@@ -42,6 +42,10 @@ type chartRelease struct {
 	Mirrors source.Mirrors
 	// Provenance is every object's, with File set to its template.
 	Provenance Provenance
+	// ReadOnly says the output will not be changed (it is rendered for a
+	// shared Cache): the CRDs of crds/ decoded once per process are handed
+	// out themselves instead of copies.
+	ReadOnly bool
 }
 
 func (r chartRelease) provenance(file string) Provenance {
@@ -104,7 +108,7 @@ func renderChart(ctx context.Context, ch *chart.Chart, values map[string]any, re
 	// Every document is split out first and then decoded, on all CPUs
 	// when there is much of it: a chart's CRDs can be megabytes of YAML.
 	// The files in crds/ are not templates: the same file is decoded once
-	// per process (a copy handed out each time).
+	// per process (a copy handed out each time, unless rel.ReadOnly).
 	var docs []document
 	type crdFile struct {
 		sum        [sha256.Size]byte
@@ -118,7 +122,10 @@ func renderChart(ctx context.Context, ch *chart.Chart, values map[string]any, re
 			f := crdFile{sum: sha256.Sum256(crd.File.Data), from: len(docs), size: len(crd.File.Data)}
 			if objs, ok := decodedCRDs.Get(f.sum); ok {
 				for _, o := range objs {
-					docs = append(docs, document{file: crd.Filename, crd: true, obj: o.DeepCopy()})
+					if !rel.ReadOnly {
+						o = o.DeepCopy()
+					}
+					docs = append(docs, document{file: crd.Filename, crd: true, obj: o})
 				}
 				f.to, f.remembered = len(docs), true
 				crdFiles = append(crdFiles, f)
@@ -163,7 +170,10 @@ func renderChart(ctx context.Context, ch *chart.Chart, values map[string]any, re
 			kept := make([]*unstructured.Unstructured, 0, f.to-f.from)
 			for _, u := range objs[f.from:f.to] {
 				if len(u.Object) > 0 {
-					kept = append(kept, u.DeepCopy())
+					if !rel.ReadOnly {
+						u = u.DeepCopy()
+					}
+					kept = append(kept, u)
 				}
 			}
 			decodedCRDs.PutWeighted(f.sum, kept, f.size)

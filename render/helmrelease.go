@@ -130,6 +130,10 @@ func (t *ReleaseTests) Runs(name string) bool {
 // strictly: unknown fields are errors. It returns the fields used that
 // gitopskit does not implement, as kustomizationSpec does.
 func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error) {
+	return specOnce(u, decodeHelmReleaseSpec)
+}
+
+func decodeHelmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error) {
 	gvk := u.GroupVersionKind()
 	if gvk.Group != HelmGroup || gvk.Kind != "HelmRelease" {
 		return helmRelease{}, nil, fmt.Errorf("not a Flux HelmRelease: %s/%s", u.GetAPIVersion(), u.GetKind())

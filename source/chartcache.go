@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/gitopskit/gitopskit/internal/memo"
 )
 
 // cachedChart is an unpacked archive (a chart, or an OCI artifact's
@@ -40,16 +42,28 @@ func loadChart(root, archiveDigest string) (*cachedChart, bool) {
 	return loadArchive(root, "charts", archiveDigest)
 }
 
+// archives keeps what loadArchive read of each cache entry in this
+// process, by directory. An entry never changes once in place (it is named
+// by its archive's digest and renamed into place complete), so its
+// metaFile is decoded once; a Stat checks the entry is still there.
+var archives = memo.New[string, cachedChart](1024)
+
 func loadArchive(root, kind, archiveDigest string) (*cachedChart, bool) {
 	if archiveDigest == "" {
 		return nil, false
 	}
 	dir := filepath.Join(root, kind, archiveDigest)
+	if c, ok := archives.Get(dir); ok {
+		if _, err := os.Stat(filepath.Join(dir, metaFile)); err == nil {
+			return &c, true
+		}
+	}
 	var c cachedChart
 	if !readMeta(dir, &c) || c.Digest == "" {
 		return nil, false
 	}
 	c.path = dir
+	archives.Put(dir, c)
 	return &c, true
 }
 

@@ -204,11 +204,19 @@ func (h *HelmChart) fetchIndexed(ctx context.Context, root string) (*Artifact, e
 
 // finish records the version → digest mapping and returns the artifact.
 func (h *HelmChart) finish(root string, t *cachedChart, version, chartURL string) (*Artifact, error) {
-	if err := atomicfile.WriteFile(filepath.Join(root, "refs", h.refKey(version)), []byte(t.ArchiveDigest), 0o600); err != nil {
+	ref := filepath.Join(root, "refs", h.refKey(version))
+	if err := atomicfile.WriteFile(ref, []byte(t.ArchiveDigest), 0o600); err != nil {
 		return nil, h.errorf("cache: %w", err)
 	}
+	refs.Put(ref, t.ArchiveDigest)
 	return t.artifact(version), nil
 }
+
+// refs keeps the version → archive digest mappings this process wrote or
+// read, by file, so a warm fetch does not read them again. A mapping only
+// changes when this process (or another sharing the cache) writes it
+// again, and either way it names a complete entry that loadChart checks.
+var refs = memo.New[string, string](1024)
 
 type loadedRef struct {
 	*Artifact
@@ -216,11 +224,17 @@ type loadedRef struct {
 }
 
 func (h *HelmChart) loadRef(root, version string) (loadedRef, bool) {
-	b, err := os.ReadFile(filepath.Join(root, "refs", h.refKey(version)))
-	if err != nil {
-		return loadedRef{}, false
+	ref := filepath.Join(root, "refs", h.refKey(version))
+	digest, ok := refs.Get(ref)
+	if !ok {
+		b, err := os.ReadFile(ref)
+		if err != nil {
+			return loadedRef{}, false
+		}
+		digest = string(b)
+		refs.Put(ref, digest)
 	}
-	t, ok := loadChart(root, string(b))
+	t, ok := loadChart(root, digest)
 	if !ok {
 		return loadedRef{}, false
 	}
@@ -256,6 +270,20 @@ func parseIndex(dir string, b []byte) (*repo.IndexFile, error) {
 	return idx, nil
 }
 
+// cachedIndex is what this process last wrote or read of a cached index
+// file: its ETag and the digest of its bytes.
+type cachedIndex struct {
+	etag string
+	sum  [sha256.Size]byte
+}
+
+// cachedIndexes keeps a cachedIndex per cached index file, so an
+// unchanged index costs neither a read of its ETag nor one of the cached
+// copy to compare it with. Processes sharing a cache directory may each
+// write a repository's index there; as without the memo, a 304 answer
+// reads whichever complete copy was written last.
+var cachedIndexes = memo.New[string, cachedIndex](256)
+
 // index downloads the repository index, or reuses the cached one when the
 // server says it has not changed. Only an ETag counts: Last-Modified has a
 // one-second granularity, too coarse to trust for an index rewritten within
@@ -267,12 +295,16 @@ func (h *HelmChart) index(ctx context.Context, root, repoKey string) (*repo.Inde
 	}
 	file := filepath.Join(dir, repoKey+".yaml")
 	metaFile := file + ".meta"
-	var meta struct{ ETag string }
-	if b, err := os.ReadFile(metaFile); err == nil {
-		_ = json.Unmarshal(b, &meta)
+	known, remembered := cachedIndexes.Get(file)
+	meta := struct{ ETag string }{known.etag}
+	if !remembered {
+		if b, err := os.ReadFile(metaFile); err == nil {
+			_ = json.Unmarshal(b, &meta)
+		}
 	}
 	if _, err := os.Stat(file); err != nil {
 		meta.ETag = ""
+		remembered = false
 	}
 	hdr := http.Header{}
 	if meta.ETag != "" {
@@ -297,9 +329,12 @@ func (h *HelmChart) index(ctx context.Context, root, repoKey string) (*repo.Inde
 		}
 		// A server without ETags (or a file:// mirror) sends the same
 		// index again: write it only when it changed.
-		if old, err := os.ReadFile(file); err != nil || !bytes.Equal(old, b) {
-			if err := atomicfile.WriteFile(file, b, 0o600); err != nil {
-				return nil, h.errorf("cache: %w", err)
+		sum := sha256.Sum256(b)
+		if !remembered || known.sum != sum {
+			if old, err := os.ReadFile(file); err != nil || !bytes.Equal(old, b) {
+				if err := atomicfile.WriteFile(file, b, 0o600); err != nil {
+					return nil, h.errorf("cache: %w", err)
+				}
 			}
 		}
 		if etag := resp.Header.Get("ETag"); etag != meta.ETag {
@@ -307,6 +342,7 @@ func (h *HelmChart) index(ctx context.Context, root, repoKey string) (*repo.Inde
 			mb, _ := json.Marshal(meta)
 			_ = atomicfile.WriteFile(metaFile, mb, 0o600)
 		}
+		cachedIndexes.Put(file, cachedIndex{etag: meta.ETag, sum: sum})
 		return idx, nil
 	}
 	b, err := os.ReadFile(file)

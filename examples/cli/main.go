@@ -336,7 +336,10 @@ func load(ctx context.Context, o options, src source.Source) (*render.Graph, err
 	if err != nil {
 		return nil, err
 	}
-	return render.Load(ctx, art, o.path, render.LoadOptions{Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys, Decryptor: sops.Decryptor{}})
+	// The cli only reads what it renders: a shared cache lets the
+	// renderers share what they decode once (a chart's CRDs) with the
+	// results instead of copying it.
+	return render.Load(ctx, art, o.path, render.LoadOptions{Cache: render.NewSharedCache(0), Mirrors: o.mirrors, KubeVersion: o.kubeVersion, AllowLocalGit: o.allowLocalGit, StrictSubstitution: o.strictSubst, AllowRemoteBases: o.remoteBases, NoCrossNamespaceRefs: o.noCrossNamespace, IgnoreUnimplemented: o.ignoreUnimplemented, DecryptionKeys: o.decryptionKeys, Decryptor: sops.Decryptor{}})
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
