@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -123,10 +124,17 @@ func BenchmarkLoadCorpus(b *testing.B) {
 	for _, c := range repo.Expected.Clusters {
 		units += len(c.Units)
 	}
+	// load loads both cluster paths with the cache given, or with a new
+	// shared cache for each when it is nil (as a Reconciler or a cli run
+	// per cluster would).
 	load := func(b *testing.B, cache *Cache, cacheDir string) {
 		n := 0
 		for _, path := range []string{"clusters/staging", "clusters/production"} {
-			g, err := Load(context.Background(), art, path, LoadOptions{Mirrors: repo.Mirrors, Cache: cache, CacheDir: cacheDir})
+			c := cache
+			if c == nil {
+				c = NewSharedCache(0)
+			}
+			g, err := Load(context.Background(), art, path, LoadOptions{Mirrors: repo.Mirrors, Cache: c, CacheDir: cacheDir})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -150,7 +158,7 @@ func BenchmarkLoadCorpus(b *testing.B) {
 			dir := b.TempDir()
 			memo.ClearAll() // nothing remembered from the last iteration
 			b.StartTimer()
-			load(b, NewSharedCache(0), dir)
+			load(b, nil, dir)
 		}
 		b.ReportMetric(float64(maxRSS())/1024, "peak-MiB")
 		b.ReportMetric(float64(baseline)/1024, "start-MiB")
@@ -194,4 +202,42 @@ func BenchmarkLoadCorpus(b *testing.B) {
 	}
 	b.Run("cli", func(b *testing.B) { pipeline(b, 1) })
 	b.Run("cli-parallel", func(b *testing.B) { pipeline(b, runtime.GOMAXPROCS(0)) })
+	// A whole process rendering both paths with a fresh source cache, as
+	// the CLI processes are measured (GNU time's peak memory of the
+	// process): start-up and everything a process does once included.
+	// Tagged is the same program built with kustomize's
+	// kustomize_disable_go_plugin_support tag.
+	process := func(tags string) func(b *testing.B) {
+		return func(b *testing.B) {
+			bin := buildLoadCorpus(b, tags)
+			var peak int64
+			tmp := b.TempDir()
+			for b.Loop() {
+				b.StopTimer()
+				cache := b.TempDir()
+				b.StartTimer()
+				kib, err := runCLI(tmp, bin, "-corpus", repo.Dir, "-cache", cache, "clusters/staging", "clusters/production")
+				if err != nil {
+					b.Fatal(err)
+				}
+				peak = max(peak, kib)
+			}
+			b.ReportMetric(float64(peak)/1024, "peak-MiB")
+		}
+	}
+	b.Run("gitopskit-process", process(""))
+	b.Run("gitopskit-process-tagged", process("kustomize_disable_go_plugin_support"))
+}
+
+// buildLoadCorpus builds internal/corpus/loadcorpus with the build tags
+// given.
+func buildLoadCorpus(b *testing.B, tags string) string {
+	_, file, _, _ := runtime.Caller(0)
+	out := filepath.Join(b.TempDir(), "loadcorpus")
+	cmd := exec.Command("go", "build", "-tags", tags, "-o", out, "./internal/corpus/loadcorpus")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building loadcorpus: %v\n%s", err, msg)
+	}
+	return out
 }

@@ -135,11 +135,17 @@ func FluxExample(t testing.TB) *Repo {
 	if err := json.Unmarshal(b, &r.Expected); err != nil {
 		t.Fatalf("%s: %v", filepath.Join(dir, "expected.json"), err)
 	}
+	r.Mirrors = FluxExampleMirrors(dir)
+	return r
+}
+
+// FluxExampleMirrors serves the charts flux2-kustomize-helm-example uses
+// from its corpus folder dir.
+func FluxExampleMirrors(dir string) source.Mirrors {
 	charts := filepath.Join(dir, "fixture", "charts")
-	r.Mirrors = source.Mirrors{
+	return source.Mirrors{
 		"https://stefanprodan.github.io/podinfo": "file://" + filepath.Join(charts, "podinfo"),
 		"oci://quay.io/jetstack/charts":          "file://" + filepath.Join(charts, "jetstack-oci"),
 		"oci://docker.io/envoyproxy":             "file://" + filepath.Join(charts, "envoyproxy-oci"),
 	}
-	return r
 }
