@@ -25,7 +25,10 @@
 // is shared by all builds except those of artifacts that set a custom one,
 // which run alone. A Cache shared by both keeps rendered units keyed by
 // artifact digest, spec and resolved values, so an unchanged unit is not
-// rendered twice.
+// rendered twice. NewCache copies what it hands out; NewSharedCache hands
+// out read-only results, which spares the copies (most of an unchanged
+// load's cost) and lets results share what a renderer decodes once per
+// process, such as a chart's CRDs.
 //
 // Charts render for DefaultKubeVersion unless told otherwise, with
 // .Capabilities.APIVersions holding exactly the built-in APIs of a default
