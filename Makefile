@@ -24,12 +24,20 @@ test-race:
 
 # fuzz runs every Fuzz target of the module (found in the test files, so
 # none is forgotten) for FUZZTIME each, from its committed seeds.
+# Each package's instrumented test binary is built once and run once per
+# target, in the package's directory (its testdata/fuzz seeds), with the
+# go command's own fuzz cache, so new inputs found are kept as go test
+# -fuzz keeps them.
 fuzz:
-	@set -e; for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go')); do \
-		pkg=./$$(dirname $$f); \
-		for name in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -c6-); do \
+	@set -e; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	cache=$$($(GO) env GOCACHE)/fuzz; \
+	for dir in $$(dirname $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go')) | sort -u); do \
+		pkg=$$($(GO) list ./$$dir); \
+		echo "== build $$pkg with fuzzing instrumentation"; \
+		$(GO) test -c -fuzz . -o "$$bin/fuzz.test" ./$$dir; \
+		for name in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -c6-); do \
 			echo "== fuzz $$pkg $$name ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+			(cd $$dir && "$$bin/fuzz.test" -test.run '^$$' -test.fuzz "^$$name$$" -test.fuzztime $(FUZZTIME) -test.fuzzcachedir "$$cache/$$pkg"); \
 		done; \
 	done
 
