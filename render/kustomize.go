@@ -116,6 +116,22 @@ func (k *Kustomize) withValues(vs ValueSource) *Kustomize {
 // readers share it, a build that sets a schema has it alone.
 var schemaLock sync.RWMutex
 
+// schemaParsed says kyaml's default OpenAPI schema is parsed (guarded by
+// schemaLock). kyaml parses it on first use, under its own lock, but its
+// namespace-scope lookup reads the parsed maps without that lock, so the
+// first two builds of a process (or the first two after a build with a
+// schema of its own) race. The schema is parsed here under schemaLock
+// before any shared build reads it.
+var schemaParsed bool
+
+// parseSchema parses kyaml's default schema once; schemaLock is held.
+func parseSchema() {
+	if !schemaParsed {
+		openapi.Schema()
+		schemaParsed = true
+	}
+}
+
 // Render builds the Kustomization ks (a Flux Kustomization object of any
 // version) from the artifact. Errors name the unit and, where known, the
 // file.
@@ -306,13 +322,29 @@ func buildLocked(fsys filesys.FileSystem, dir string, exclusive bool) (resmap.Re
 		schemaLock.Lock()
 		defer func() {
 			openapi.ResetOpenAPI()
+			schemaParsed = false
+			parseSchema()
 			schemaLock.Unlock()
 		}()
-	} else {
-		schemaLock.RLock()
-		defer schemaLock.RUnlock()
+		return build(fsys, dir)
 	}
+	readSchema()
+	defer schemaLock.RUnlock()
 	return build(fsys, dir)
+}
+
+// readSchema takes schemaLock to read kustomize's schema, parsed first if
+// it is not yet.
+func readSchema() {
+	schemaLock.RLock()
+	if schemaParsed {
+		return
+	}
+	schemaLock.RUnlock()
+	schemaLock.Lock()
+	parseSchema()
+	schemaLock.Unlock()
+	schemaLock.RLock()
 }
 
 // build runs krusty, turning its panics on odd input into errors.

@@ -10,10 +10,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitopskit/gitopskit/source"
@@ -262,6 +264,74 @@ func TestKustomizeBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKustomizeConcurrentFirstBuilds builds units at once in a process
+// whose kustomize schema is not parsed yet, as the first units of a
+// process's first Load are: kyaml parses its schema when a build first
+// needs it (a strategic merge patch, here) and looks up the scope of a
+// custom resource (base's HelmRelease) in it without a lock, so make
+// test's race detector catches builds that do not wait for it to be
+// parsed. Readers build base over and over while the first dev build
+// parses the schema.
+func TestKustomizeConcurrentFirstBuilds(t *testing.T) {
+	// The fleet without apps/schema: an artifact with a kustomization that
+	// sets its own schema has all its builds run alone.
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/fleet")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "apps", "schema")); err != nil {
+		t.Fatal(err)
+	}
+	art, err := source.NewDir(dir, source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, base := ks(t, "dev", "  path: apps/dev\n"), ks(t, "base", "  path: apps/base\n")
+	// The race needs one interleaving in a million, so the order is
+	// checked first: a shared build parses the schema before kustomize
+	// runs, and a build with a schema of its own leaves the default one
+	// parsed again for the builds after it.
+	parsed := func() bool {
+		schemaLock.RLock()
+		defer schemaLock.RUnlock()
+		return schemaParsed
+	}
+	schemaLock.Lock()
+	openapi.ResetOpenAPI()
+	schemaParsed = false
+	schemaLock.Unlock()
+	if _, err := NewKustomize(KustomizeOptions{}).Render(context.Background(), art, base); err != nil || !parsed() {
+		t.Fatalf("after a first build: schema parsed %v, %v", parsed(), err)
+	}
+	if _, err := NewKustomize(KustomizeOptions{}).Render(context.Background(), fleetArtifact(t), ks(t, "schema", "  path: apps/schema\n")); err != nil || !parsed() {
+		t.Fatalf("after a build with its own schema: default schema parsed %v, %v", parsed(), err)
+	}
+	for range 3 {
+		schemaLock.Lock()
+		openapi.ResetOpenAPI()
+		schemaParsed = false
+		schemaLock.Unlock()
+		var done atomic.Bool
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range 2 {
+			wg.Go(func() {
+				for !done.Load() && errs[i] == nil {
+					_, errs[i] = NewKustomize(KustomizeOptions{}).Render(context.Background(), art, base)
+				}
+			})
+		}
+		_, errs[2] = NewKustomize(KustomizeOptions{}).Render(context.Background(), art, dev)
+		done.Store(true)
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 

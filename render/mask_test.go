@@ -29,7 +29,9 @@ func TestMaskSecret(t *testing.T) {
 		t.Error("the original was changed")
 	}
 	cm := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n")
-	if MaskSecret(cm, key).Object["data"].(map[string]any)["a"] != "b" {
+	if m := MaskSecret(cm, key); m.Object["data"].(map[string]any)["a"] != "b" {
 		t.Error("a ConfigMap was masked")
+	} else if m != cm {
+		t.Error("a ConfigMap was copied: only Secrets need a masked copy")
 	}
 }

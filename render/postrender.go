@@ -52,7 +52,7 @@ func postRender(objs []Object, renderers []kustomizePostRenderer) ([]Object, err
 		if err := fsys.WriteFile("/pr/kustomization.yaml", kb); err != nil {
 			return nil, err
 		}
-		schemaLock.RLock()
+		readSchema()
 		m, err := krusty.MakeKustomizer(&krusty.Options{LoadRestrictions: kustypes.LoadRestrictionsRootOnly, PluginConfig: kustypes.DisabledPluginConfig()}).Run(fsys, "/pr")
 		schemaLock.RUnlock()
 		if err != nil {

@@ -11,14 +11,15 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Secret returns a copy of u with every value of a Secret's data and
-// stringData replaced by "<masked:hmac-sha256:…>"; other objects are
-// copied unchanged.
+// Secret returns, for a Secret, a copy of u with every value of its data
+// and stringData replaced by "<masked:hmac-sha256:…>"; any other object is
+// returned as it is, not copied: the result is for reading (printing,
+// diffing), never to be changed.
 func Secret(u *unstructured.Unstructured, key []byte) *unstructured.Unstructured {
-	out := u.DeepCopy()
 	if u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
-		return out
+		return u
 	}
+	out := u.DeepCopy()
 	for _, field := range []string{"data", "stringData"} {
 		m, ok, _ := unstructured.NestedMap(out.Object, field)
 		if !ok {
