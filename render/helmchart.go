@@ -1,13 +1,9 @@
 package render
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"runtime"
 	"slices"
@@ -22,7 +18,6 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/gitopskit/gitopskit/internal/memo"
 	"github.com/gitopskit/gitopskit/source"
@@ -131,15 +126,11 @@ func renderChart(ctx context.Context, ch *chart.Chart, values map[string]any, re
 				crdFiles = append(crdFiles, f)
 				continue
 			}
-			r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(crd.File.Data)))
-			for {
-				d, err := r.Read()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", crd.Filename, err)
-				}
+			split, err := splitYAML(crd.File.Data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", crd.Filename, err)
+			}
+			for _, d := range split {
 				docs = append(docs, document{file: crd.Filename, data: d, crd: true})
 			}
 			f.to = len(docs)

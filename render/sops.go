@@ -1,19 +1,16 @@
 package render
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // decryption is a Flux Kustomization's spec.decryption.
@@ -84,15 +81,11 @@ func decryptSOPS(name string, data []byte, dec FileDecryptor, generatorInput boo
 // the API machinery splits documents.
 func splitDocuments(b []byte) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	docs, err := splitYAML(b)
+	if err != nil {
+		return nil, err
+	}
+	for _, doc := range docs {
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
@@ -104,6 +97,7 @@ func splitDocuments(b []byte) ([]*unstructured.Unstructured, error) {
 			out = append(out, u)
 		}
 	}
+	return out, nil
 }
 
 // unitKeys gathers a unit's decryption keys: the caller's, and the Secret
