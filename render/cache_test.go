@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gitopskit/gitopskit/internal/corpus"
+	"github.com/gitopskit/gitopskit/internal/helmtest"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -207,6 +208,33 @@ func TestLoadConcurrentSharedCache(t *testing.T) {
 	for _, p := range paths {
 		if diff := cmp.Diff(want[p], snapshot(first[p])); diff != "" {
 			t.Errorf("%s changed after later loads (-then +now):\n%s", p, diff)
+		}
+	}
+}
+
+// TestSharedCacheObjectInCRDs: a namespaced object in a chart's crds/
+// directory (decoded once per process, and shared by a shared cache's
+// results) gets each release's namespace on a copy of its own.
+func TestSharedCacheObjectInCRDs(t *testing.T) {
+	dir := t.TempDir()
+	helmtest.WriteChart(t, dir, "odd", "1.0.0", map[string]string{
+		"crds/settings.yaml":       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: {a: b}\n",
+		"templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
+	})
+	chart, err := source.NewDir(dir+"/odd", source.DirOptions{}).Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHelm(HelmOptions{Cache: NewSharedCache(0)})
+	for _, ns := range []string{"one", "two", "one"} {
+		res, err := h.Render(context.Background(), chart, hrObj(t, "v2", "odd-"+ns, "  targetNamespace: "+ns+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range res.Objects {
+			if o.GetName() == "settings" && o.GetNamespace() != ns {
+				t.Errorf("release in %s: crds/settings.yaml's ConfigMap is in %q", ns, o.GetNamespace())
+			}
 		}
 	}
 }

@@ -139,8 +139,15 @@ func (h *Helm) Render(ctx context.Context, chartArt *source.Artifact, hr *unstru
 		}
 	}
 	seen := map[string]bool{}
-	for _, o := range objs {
+	for i, o := range objs {
 		if o.GetNamespace() == "" && namespaced(o.Unstructured, objs) {
+			if inCRDsDir(o.Provenance.File) {
+				// Decoded once per process and, with a shared cache,
+				// shared by every release of the chart: the namespace
+				// goes on this release's copy.
+				o.Unstructured = o.DeepCopy()
+				objs[i] = o
+			}
 			o.SetNamespace(spec.Namespace)
 		}
 		key := objectKey(o.Unstructured)
