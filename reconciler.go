@@ -75,7 +75,8 @@ type Options struct {
 	// which it returns true: they are not applied, as if the unit did not
 	// render them (so one an earlier run applied is pruned, like anything
 	// a unit stops rendering). IgnoreFluxInstall is one for flux
-	// bootstrap's gotk-components.yaml.
+	// bootstrap's gotk-components.yaml. The object it is given is only to
+	// be read: it is shared with the render cache.
 	Ignore func(render.Object) bool
 	// TakeOver lets this Reconciler use a store that another source or
 	// root path reconciled into (a repository that moved, say): that one's
@@ -234,7 +235,9 @@ type Result struct {
 	// SourceErr is why the source could not be fetched this time; the
 	// last revision fetched was reconciled instead.
 	SourceErr error
-	// Graph is the repository as rendered.
+	// Graph is the repository as rendered. Its objects are shared with
+	// the render cache (render.NewSharedCache, the default): read them,
+	// or copy one before changing it.
 	Graph *render.Graph
 }
 

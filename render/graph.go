@@ -92,7 +92,9 @@ type LoadOptions struct {
 	// CacheDir is where fetched sources are cached (default: the user
 	// cache directory).
 	CacheDir string
-	// Cache keeps rendered units between loads.
+	// Cache keeps rendered units between loads. With a shared one
+	// (NewSharedCache) the graph's objects are the cache's: read them, or
+	// copy one before changing it.
 	Cache *Cache
 }
 
