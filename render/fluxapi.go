@@ -30,6 +30,11 @@ func decodeStrict(u *unstructured.Unstructured, out any) error {
 	if err != nil {
 		return err
 	}
+	return decodeStrictJSON(u, b, out)
+}
+
+// decodeStrictJSON is decodeStrict of u's JSON, b.
+func decodeStrictJSON(u *unstructured.Unstructured, b []byte, out any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(out); err != nil {
@@ -68,8 +73,8 @@ type decodedSpec struct {
 // anything is merged into them.
 var decodedSpecs = memo.New[[sha256.Size]byte, decodedSpec](4096)
 
-// specOnce is decode(u), once per content of u per process.
-func specOnce[T any](u *unstructured.Unstructured, decode func(*unstructured.Unstructured) (T, []string, error)) (T, []string, error) {
+// specOnce is decode(u, u's JSON), once per content of u per process.
+func specOnce[T any](u *unstructured.Unstructured, decode func(*unstructured.Unstructured, []byte) (T, []string, error)) (T, []string, error) {
 	b, err := json.Marshal(u.Object)
 	if err != nil {
 		var zero T
@@ -81,12 +86,12 @@ func specOnce[T any](u *unstructured.Unstructured, decode func(*unstructured.Uns
 			return spec, d.unimplemented, d.err
 		}
 	}
-	spec, unimplemented, err := decode(u)
+	spec, unimplemented, err := decode(u, b)
 	decodedSpecs.Put(sum, decodedSpec{spec: spec, unimplemented: unimplemented, err: err})
 	return spec, unimplemented, err
 }
 
-func decodeKustomizationSpec(u *unstructured.Unstructured) (kustomization, []string, error) {
+func decodeKustomizationSpec(u *unstructured.Unstructured, b []byte) (kustomization, []string, error) {
 	gv := u.GroupVersionKind()
 	if gv.Group != KustomizeGroup || gv.Kind != "Kustomization" {
 		return kustomization{}, nil, fmt.Errorf("not a Flux Kustomization: %s", u.GetAPIVersion()+"/"+u.GetKind())
@@ -95,13 +100,13 @@ func decodeKustomizationSpec(u *unstructured.Unstructured) (kustomization, []str
 	switch gv.Version {
 	case "v1":
 		var ks kustomizev1.Kustomization
-		if err := decodeStrict(u, &ks); err != nil {
+		if err := decodeStrictJSON(u, b, &ks); err != nil {
 			return kustomization{}, nil, err
 		}
 		spec = ks.Spec
 	case "v1beta2":
 		var ks kustomizev1beta2.Kustomization
-		if err := decodeStrict(u, &ks); err != nil {
+		if err := decodeStrictJSON(u, b, &ks); err != nil {
 			return kustomization{}, nil, err
 		}
 		spec = ks.Spec

@@ -230,24 +230,30 @@ func crdYAML(plural, group, kind string) string {
 
 func gunzipValues(t *testing.T, file string) map[string]any {
 	t.Helper()
+	var v map[string]any
+	if err := yaml.Unmarshal(gunzip(t, file), &v); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return v
+}
+
+// gunzip is a gzipped file's contents.
+func gunzip(tb testing.TB, file string) []byte {
+	tb.Helper()
 	f, err := os.Open(file)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	z, err := gzip.NewReader(f)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatalf("%s: %v", file, err)
 	}
 	b, err := io.ReadAll(z)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatalf("%s: %v", file, err)
 	}
-	var v map[string]any
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	return v
+	return b
 }
 
 // copyValues copies values, which rendering changes (dependency

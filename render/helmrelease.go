@@ -133,7 +133,7 @@ func helmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error
 	return specOnce(u, decodeHelmReleaseSpec)
 }
 
-func decodeHelmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string, error) {
+func decodeHelmReleaseSpec(u *unstructured.Unstructured, b []byte) (helmRelease, []string, error) {
 	gvk := u.GroupVersionKind()
 	if gvk.Group != HelmGroup || gvk.Kind != "HelmRelease" {
 		return helmRelease{}, nil, fmt.Errorf("not a Flux HelmRelease: %s/%s", u.GetAPIVersion(), u.GetKind())
@@ -153,7 +153,7 @@ func decodeHelmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string,
 	case "v2":
 		var hr helmv2.HelmRelease
 		typed, spec = &hr, &hr.Spec
-		if err := decodeStrict(u, &hr); err != nil {
+		if err := decodeStrictJSON(u, b, &hr); err != nil {
 			return out, nil, err
 		}
 		if hr.Spec.KubeConfig != nil {
@@ -162,13 +162,13 @@ func decodeHelmReleaseSpec(u *unstructured.Unstructured) (helmRelease, []string,
 	case "v2beta2":
 		var hr helmv2beta2.HelmRelease
 		typed, spec = &hr, &hr.Spec
-		if err := decodeStrict(u, &hr); err != nil {
+		if err := decodeStrictJSON(u, b, &hr); err != nil {
 			return out, nil, err
 		}
 	case "v2beta1":
 		var hr helmv2beta1.HelmRelease
 		typed, spec = &hr, &hr.Spec
-		if err := decodeStrict(u, &hr); err != nil {
+		if err := decodeStrictJSON(u, b, &hr); err != nil {
 			return out, nil, err
 		}
 	default:

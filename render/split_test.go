@@ -1,15 +1,12 @@
 package render
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/chart/loader"
 
 	"github.com/gitopskit/gitopskit/internal/corpus"
 )
@@ -96,33 +93,17 @@ func strs(docs [][]byte) []string {
 	return out
 }
 
-// crdFiles reads the files under a crds/ directory of a chart archive.
+// crdFiles are the files of a chart archive's crds/ directories, its
+// sub-charts' included, as Helm's loader gives them to renderChart.
 func crdFiles(t *testing.T, tgz string) map[string][]byte {
 	t.Helper()
-	f, err := os.Open(tgz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
+	ch, err := loader.Load(tgz)
 	if err != nil {
 		t.Fatalf("%s: %v", tgz, err)
 	}
 	out := map[string][]byte{}
-	tr := tar.NewReader(z)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", tgz, err)
-		}
-		if !strings.Contains(h.Name, "/crds/") || h.Typeflag != tar.TypeReg {
-			continue
-		}
-		if out[h.Name], err = io.ReadAll(tr); err != nil {
-			t.Fatalf("%s: %s: %v", tgz, h.Name, err)
-		}
+	for _, crd := range ch.CRDObjects() {
+		out[crd.Filename] = crd.File.Data
 	}
+	return out
 }

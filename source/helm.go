@@ -248,8 +248,8 @@ var indexes = memo.New[[sha256.Size]byte, *repo.IndexFile](64)
 
 // parseIndex parses an index.yaml as Helm does, once per content. Helm
 // parses only files, so a new index goes through a temporary file in dir.
-func parseIndex(dir string, b []byte) (*repo.IndexFile, error) {
-	sum := sha256.Sum256(b)
+// sum is the SHA-256 of b.
+func parseIndex(dir string, b []byte, sum [sha256.Size]byte) (*repo.IndexFile, error) {
 	if idx, ok := indexes.Get(sum); ok {
 		return idx, nil
 	}
@@ -323,18 +323,21 @@ func (h *HelmChart) index(ctx context.Context, root, repoKey string) (*repo.Inde
 			return nil, h.errorf("read index: %w", rerr)
 		}
 		// Parse before caching, so a malformed index never replaces a good one.
-		idx, err := parseIndex(dir, b)
+		sum := sha256.Sum256(b)
+		idx, err := parseIndex(dir, b, sum)
 		if err != nil {
 			return nil, h.errorf("index.yaml is malformed: %w", err)
 		}
 		// A server without ETags (or a file:// mirror) sends the same
 		// index again: write it only when it changed.
-		sum := sha256.Sum256(b)
-		if !remembered || known.sum != sum {
-			if old, err := os.ReadFile(file); err != nil || !bytes.Equal(old, b) {
-				if err := atomicfile.WriteFile(file, b, 0o600); err != nil {
-					return nil, h.errorf("cache: %w", err)
-				}
+		changed := known.sum != sum
+		if !remembered {
+			old, err := os.ReadFile(file)
+			changed = err != nil || !bytes.Equal(old, b)
+		}
+		if changed {
+			if err := atomicfile.WriteFile(file, b, 0o600); err != nil {
+				return nil, h.errorf("cache: %w", err)
 			}
 		}
 		if etag := resp.Header.Get("ETag"); etag != meta.ETag {
@@ -349,7 +352,7 @@ func (h *HelmChart) index(ctx context.Context, root, repoKey string) (*repo.Inde
 	if err != nil {
 		return nil, h.errorf("cache: %w", err)
 	}
-	idx, err := parseIndex(dir, b)
+	idx, err := parseIndex(dir, b, sha256.Sum256(b))
 	if err != nil {
 		return nil, h.errorf("index.yaml is malformed: %w", err)
 	}

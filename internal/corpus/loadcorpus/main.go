@@ -3,7 +3,7 @@
 // render's corpus benchmark measures a whole process (time and peak
 // memory) the way it measures helm and kustomize.
 //
-//	loadcorpus -corpus DIR -cache DIR clusters/staging clusters/production
+//	loadcorpus -corpus DIR -cache DIR [-cpuprofile FILE] clusters/staging clusters/production
 //
 // Each path is loaded with a shared cache of its own, as a Reconciler or a
 // cli run per cluster has. It fails if any unit fails.
